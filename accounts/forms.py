@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+import zoneinfo
+from typing import Any
+
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
+from django.core.exceptions import ValidationError
+
+from accounts.models import AuditEntry, Team, User
+
+TIME_ZONE_CHOICES = [(tz, tz.replace("_", " ")) for tz in sorted(zoneinfo.available_timezones())]
+
+
+class SignInForm(AuthenticationForm):
+    username = forms.EmailField(
+        label="Email",
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
+    )
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": "That email and password do not match an active account.",
+        "inactive": "This account has been deactivated. Ask an admin to reactivate it.",
+    }
+
+
+class QueuedPasswordResetForm(PasswordResetForm):
+    """Sends the reset email from the task queue instead of inside the request. Unknown
+    addresses get the same answer as known ones (no account enumeration)."""
+
+    def save(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        from django.db import transaction
+
+        from accounts.tasks import send_password_reset_email
+
+        for user in self.get_users(self.cleaned_data["email"]):
+            user_id = user.pk
+            transaction.on_commit(lambda uid=user_id: send_password_reset_email.enqueue(uid))
+
+
+class AcceptInvitationForm(forms.Form):
+    name = forms.CharField(label="Your name", max_length=120,
+                           widget=forms.TextInput(attrs={"autocomplete": "name"}))
+    password1 = forms.CharField(
+        label="Choose a password", strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="At least 10 characters; not a common password.",
+    )
+    password2 = forms.CharField(
+        label="Repeat the password", strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    time_zone = forms.ChoiceField(
+        label="Time zone", choices=TIME_ZONE_CHOICES, initial="UTC",
+        widget=forms.Select(attrs={"data-detect-zone": ""}),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("password1") and data.get("password1") != data.get("password2"):
+            self.add_error("password2", "The two passwords differ.")
+        return data
+
+
+class InviteForm(forms.Form):
+    email = forms.EmailField(label="Email address")
+    name = forms.CharField(label="Name (optional)", max_length=120, required=False)
+    role = forms.ChoiceField(choices=User.Role.choices, initial=User.Role.AGENT,
+                             widget=forms.RadioSelect)
+    teams = forms.ModelMultipleChoiceField(
+        queryset=Team.objects.all(), required=False, widget=forms.CheckboxSelectMultiple
+    )
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(choices=User.Role.choices)
+
+
+class TeamForm(forms.Form):
+    name = forms.CharField(max_length=80)
+    description = forms.CharField(max_length=240, required=False)
+    members = forms.ModelMultipleChoiceField(
+        queryset=User.objects.filter(is_active=True), required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+
+class ProfileForm(forms.Form):
+    name = forms.CharField(label="Display name", max_length=120)
+    time_zone = forms.ChoiceField(choices=TIME_ZONE_CHOICES)
+    avatar = forms.ImageField(required=False, help_text="PNG, JPEG, GIF or WebP, up to 2 MB.")
+    remove_avatar = forms.BooleanField(required=False, label="Remove the current picture")
+
+    def clean_avatar(self) -> Any:
+        from django.conf import settings
+
+        avatar = self.cleaned_data.get("avatar")
+        if avatar and avatar.size > settings.AVATAR_MAX_BYTES:
+            raise ValidationError("The picture is larger than 2 MB.")
+        if avatar and getattr(avatar, "image", None) is not None:
+            if (avatar.image.format or "").upper() not in {"PNG", "JPEG", "GIF", "WEBP"}:
+                raise ValidationError("Use a PNG, JPEG, GIF or WebP picture.")
+        return avatar
+
+
+class TokenForm(forms.Form):
+    name = forms.CharField(
+        label="Token name", max_length=80,
+        help_text="What will use it, e.g. “CRM sync”. You will see the token once.",
+    )
+
+
+class AuditFilterForm(forms.Form):
+    action = forms.ChoiceField(
+        choices=[("", "All actions"), *AuditEntry.Action.choices], required=False
+    )
+    actor = forms.ModelChoiceField(
+        queryset=User.objects.all(), required=False, empty_label="Anyone"
+    )
+    q = forms.CharField(label="Target contains", required=False, max_length=100)
+    since = forms.DateField(label="From", required=False,
+                            widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label="To", required=False,
+                            widget=forms.DateInput(attrs={"type": "date"}))

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+from django.contrib.auth import logout
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+
+from accounts.models import User
+
+LAST_SEEN_RESOLUTION = timedelta(minutes=1)
+
+
+class ActiveUserMiddleware:
+    """Signs out a deactivated user on their next request (their session rows are already
+    gone; this covers a request racing the deactivation) and keeps `last_seen_at` fresh
+    without writing on every request."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = request.user
+        if user.is_authenticated:
+            assert isinstance(user, User)
+            if not user.is_active:
+                logout(request)
+            else:
+                now = timezone.now()
+                if user.last_seen_at is None or now - user.last_seen_at > LAST_SEEN_RESOLUTION:
+                    User.objects.filter(pk=user.pk).update(last_seen_at=now)
+                    user.last_seen_at = now
+        return self.get_response(request)

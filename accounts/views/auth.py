@@ -1,0 +1,129 @@
+"""Sign-in, sign-out, password change and reset, invitation acceptance."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login, logout, update_session_auth_hash
+from django.contrib.auth import views as auth_views
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_POST
+
+from accounts import actions
+from accounts.forms import AcceptInvitationForm, QueuedPasswordResetForm, SignInForm
+from accounts.models import User
+from accounts.origin import Origin
+from inbox.events import publish_to_user_on_commit
+
+
+def start_session(request: HttpRequest, user: User) -> None:
+    """Sign `user` in on this request, remembering where from (shown in the session row)."""
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    origin = Origin.from_request(request)
+    request.session["_client_ip"] = origin.ip_address
+    request.session["_user_agent"] = origin.user_agent
+    if user.availability == User.Availability.OFFLINE:
+        actions.set_availability(user=user, availability=User.Availability.ONLINE)
+
+
+class SignInView(auth_views.LoginView):
+    template_name = "accounts/login.html"
+    authentication_form = SignInForm
+    redirect_authenticated_user = True
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        user = form.get_user()
+        start_session(self.request, user)
+        return HttpResponseRedirect(self.get_success_url())
+
+
+@require_POST
+def sign_out(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    if user.is_authenticated:
+        session_key = request.session.session_key
+        publish_to_user_on_commit(
+            user.pk, {"type": "session.ended", "reason": "signed_out",
+                      "only_session_key": session_key},
+        )
+        logout(request)
+    messages.info(request, "You are signed out.")
+    return redirect("accounts:login")
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    template_name = "accounts/password_change.html"
+    success_url = reverse_lazy("accounts:profile")
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        form.save()
+        update_session_auth_hash(self.request, form.user)
+        actions.record_password_change(
+            user=form.user,
+            origin=Origin.from_request(self.request),
+            keep_session_key=self.request.session.session_key,
+        )
+        messages.success(self.request, "Password changed. Your other sessions were signed out.")
+        return HttpResponseRedirect(self.get_success_url())
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    template_name = "accounts/password_reset.html"
+    form_class = QueuedPasswordResetForm
+    success_url = reverse_lazy("accounts:password_reset_done")
+
+
+class PasswordResetDoneView(auth_views.PasswordResetDoneView):
+    template_name = "accounts/password_reset_done.html"
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    template_name = "accounts/password_reset_confirm.html"
+    success_url = reverse_lazy("accounts:login")
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        user = form.save()
+        actions.record_password_change(
+            user=user, origin=Origin.from_request(self.request), keep_session_key=None, reset=True
+        )
+        del self.request.session[auth_views.INTERNAL_RESET_SESSION_TOKEN]
+        messages.success(self.request, "Your password is set. Sign in with it now.")
+        return HttpResponseRedirect(self.get_success_url())
+
+
+@never_cache
+@sensitive_post_parameters("password1", "password2")
+def accept_invitation(request: HttpRequest, token: str) -> HttpResponse:
+    invitation = actions.find_invitation(token)
+    if invitation is None:
+        return render(request, "accounts/invitation_invalid.html",
+                      {"reason": "invalid"}, status=404)
+    if invitation.status != "pending":
+        return render(request, "accounts/invitation_invalid.html",
+                      {"reason": invitation.status, "invitation": invitation}, status=410)
+    if request.user.is_authenticated:
+        logout(request)
+    form = AcceptInvitationForm(request.POST or None, initial={"name": invitation.name})
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = actions.accept_invitation(
+                invitation=invitation,
+                name=form.cleaned_data["name"],
+                password=form.cleaned_data["password1"],
+                time_zone=form.cleaned_data["time_zone"],
+                origin=Origin.from_request(request),
+            )
+        except actions.AccountsError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            start_session(request, user)
+            messages.success(request, f"Welcome to {settings.SITE_NAME}, {user.first_name}!")
+            return redirect("web:home")
+    return render(request, "accounts/accept_invitation.html",
+                  {"form": form, "invitation": invitation})

@@ -1,0 +1,25 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+from django.views.static import serve
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from inbox.web import views as web
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="web:home", permanent=False)),
+    path("", include(("inbox.web.urls", "web"))),
+    path("accounts/", include("accounts.urls")),
+    path("api/v1/", include(("accounts.api.urls", "api"))),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("django-admin/", admin.site.urls),
+    path("healthz", web.healthz, name="healthz"),
+]
+
+if settings.EMBEDDED_DATABASE or settings.DEBUG:
+    # Uploaded files (avatars) in the embedded shape; at scale a CDN or the proxy serves them.
+    urlpatterns.append(
+        path("media/<path:path>", serve, {"document_root": settings.MEDIA_ROOT})
+    )
