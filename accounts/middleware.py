@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import zoneinfo
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -14,8 +15,8 @@ LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 
 class ActiveUserMiddleware:
     """Signs out a deactivated user on their next request (their session rows are already
-    gone; this covers a request racing the deactivation) and keeps `last_seen_at` fresh
-    without writing on every request."""
+    gone; this covers a request racing the deactivation), shows times in the user's time
+    zone, and keeps `last_seen_at` fresh without writing on every request."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -27,8 +28,20 @@ class ActiveUserMiddleware:
             if not user.is_active:
                 logout(request)
             else:
+                _activate_time_zone(user.time_zone)
                 now = timezone.now()
                 if user.last_seen_at is None or now - user.last_seen_at > LAST_SEEN_RESOLUTION:
                     User.objects.filter(pk=user.pk).update(last_seen_at=now)
                     user.last_seen_at = now
-        return self.get_response(request)
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
+
+
+def _activate_time_zone(name: str) -> None:
+    """Show times in the user's own zone."""
+    try:
+        timezone.activate(zoneinfo.ZoneInfo(name))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        timezone.deactivate()

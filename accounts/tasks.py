@@ -16,7 +16,7 @@ from accounts.models import Invitation, User
 
 
 def _send(*, to: str, template: str, context: dict[str, object]) -> None:
-    context = {"site_name": settings.SITE_NAME, "site_url": settings.SITE_URL, **context}
+    context = {"product_name": settings.SITE_NAME, "site_url": settings.SITE_URL, **context}
     subject = render_to_string(f"accounts/email/{template}_subject.txt", context).strip()
     text = render_to_string(f"accounts/email/{template}.txt", context)
     html = render_to_string(f"accounts/email/{template}.html", context)

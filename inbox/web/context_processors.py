@@ -8,6 +8,6 @@ from accounts.permissions import is_admin
 
 def site(request: HttpRequest) -> dict[str, Any]:
     return {
-        "site_name": settings.SITE_NAME,
+        "product_name": settings.SITE_NAME,
         "user_is_admin": is_admin(getattr(request, "user", None)),
     }
