@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import zoneinfo
+from functools import partial
 from typing import Any
 
 from django import forms
@@ -9,6 +10,7 @@ from django.core.exceptions import ValidationError
 
 from accounts.models import AuditEntry, Team, User
 
+ALLOWED_AVATAR_FORMATS = {"PNG", "JPEG", "GIF", "WEBP"}
 TIME_ZONE_CHOICES = [(tz, tz.replace("_", " ")) for tz in sorted(zoneinfo.available_timezones())]
 
 
@@ -34,24 +36,28 @@ class QueuedPasswordResetForm(PasswordResetForm):
         from accounts.tasks import send_password_reset_email
 
         for user in self.get_users(self.cleaned_data["email"]):
-            user_id = user.pk
-            transaction.on_commit(lambda uid=user_id: send_password_reset_email.enqueue(uid))
+            transaction.on_commit(partial(send_password_reset_email.enqueue, user.pk))
 
 
 class AcceptInvitationForm(forms.Form):
-    name = forms.CharField(label="Your name", max_length=120,
-                           widget=forms.TextInput(attrs={"autocomplete": "name"}))
+    name = forms.CharField(
+        label="Your name", max_length=120, widget=forms.TextInput(attrs={"autocomplete": "name"})
+    )
     password1 = forms.CharField(
-        label="Choose a password", strip=False,
+        label="Choose a password",
+        strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
         help_text="At least 10 characters; not a common password.",
     )
     password2 = forms.CharField(
-        label="Repeat the password", strip=False,
+        label="Repeat the password",
+        strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
     time_zone = forms.ChoiceField(
-        label="Time zone", choices=TIME_ZONE_CHOICES, initial="UTC",
+        label="Time zone",
+        choices=TIME_ZONE_CHOICES,
+        initial="UTC",
         widget=forms.Select(attrs={"data-detect-zone": ""}),
     )
 
@@ -65,8 +71,9 @@ class AcceptInvitationForm(forms.Form):
 class InviteForm(forms.Form):
     email = forms.EmailField(label="Email address")
     name = forms.CharField(label="Name (optional)", max_length=120, required=False)
-    role = forms.ChoiceField(choices=User.Role.choices, initial=User.Role.AGENT,
-                             widget=forms.RadioSelect)
+    role = forms.ChoiceField(
+        choices=User.Role.choices, initial=User.Role.AGENT, widget=forms.RadioSelect
+    )
     teams = forms.ModelMultipleChoiceField(
         queryset=Team.objects.all(), required=False, widget=forms.CheckboxSelectMultiple
     )
@@ -80,7 +87,8 @@ class TeamForm(forms.Form):
     name = forms.CharField(max_length=80)
     description = forms.CharField(max_length=240, required=False)
     members = forms.ModelMultipleChoiceField(
-        queryset=User.objects.filter(is_active=True), required=False,
+        queryset=User.objects.filter(is_active=True),
+        required=False,
         widget=forms.CheckboxSelectMultiple,
     )
 
@@ -97,15 +105,16 @@ class ProfileForm(forms.Form):
         avatar = self.cleaned_data.get("avatar")
         if avatar and avatar.size > settings.AVATAR_MAX_BYTES:
             raise ValidationError("The picture is larger than 2 MB.")
-        if avatar and getattr(avatar, "image", None) is not None:
-            if (avatar.image.format or "").upper() not in {"PNG", "JPEG", "GIF", "WEBP"}:
-                raise ValidationError("Use a PNG, JPEG, GIF or WebP picture.")
+        image = getattr(avatar, "image", None) if avatar else None
+        if image is not None and (image.format or "").upper() not in ALLOWED_AVATAR_FORMATS:
+            raise ValidationError("Use a PNG, JPEG, GIF or WebP picture.")
         return avatar
 
 
 class TokenForm(forms.Form):
     name = forms.CharField(
-        label="Token name", max_length=80,
+        label="Token name",
+        max_length=80,
         help_text="What will use it, e.g. “CRM sync”. You will see the token once.",
     )
 
@@ -118,7 +127,9 @@ class AuditFilterForm(forms.Form):
         queryset=User.objects.all(), required=False, empty_label="Anyone"
     )
     q = forms.CharField(label="Target contains", required=False, max_length=100)
-    since = forms.DateField(label="From", required=False,
-                            widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(label="To", required=False,
-                            widget=forms.DateInput(attrs={"type": "date"}))
+    since = forms.DateField(
+        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        label="To", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )

@@ -37,8 +37,9 @@ def username_from_request(request: HttpRequest, credentials: dict[str, Any] | No
     return str(value).strip().lower()
 
 
-def lockout_response(request: HttpRequest, response: Any = None, credentials: Any = None,
-                     *args: Any, **kwargs: Any) -> HttpResponse:
+def lockout_response(
+    request: HttpRequest, response: Any = None, credentials: Any = None, *args: Any, **kwargs: Any
+) -> HttpResponse:
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
     return render(
         request,

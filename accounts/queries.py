@@ -32,10 +32,10 @@ def pending_invitations() -> QuerySet[Invitation]:
 
 
 def teams_with_counts() -> QuerySet[Team]:
-    return Team.objects.annotate(
-        member_count=Count("members", filter=Q(members__is_active=True))
-    ).prefetch_related(Prefetch("members", queryset=User.objects.filter(is_active=True))).order_by(
-        "name"
+    return (
+        Team.objects.annotate(member_count=Count("members", filter=Q(members__is_active=True)))
+        .prefetch_related(Prefetch("members", queryset=User.objects.filter(is_active=True)))
+        .order_by("name")
     )
 
 

@@ -20,7 +20,7 @@ class SessionStore(DBStore):
         return UserSession
 
     def create_model_instance(self, data: dict[str, Any]) -> Any:
-        obj = super().create_model_instance(data)
+        obj: Any = super().create_model_instance(data)
         raw = data.get(SESSION_KEY)
         try:
             obj.user_id = int(raw) if raw is not None and data.get(HASH_SESSION_KEY) else None

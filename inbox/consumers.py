@@ -44,14 +44,12 @@ class AgentConsumer(AsyncJsonWebsocketConsumer):
 
     async def session_ended(self, message: dict[str, Any]) -> None:
         only = message.get("only_session_key")
-        keep = message.get("keep_session_key")
         if only is not None and only != self.session_key:
             return
-        if keep is not None and keep == self.session_key:
+        if self.session_key in message.get("keep_session_keys", []):
             return
         await self.send_json({"type": "session.ended", "reason": message.get("reason")})
         await self.close(code=CLOSE_SESSION_ENDED)
 
     async def user_availability(self, message: dict[str, Any]) -> None:
-        await self.send_json({"type": "user.availability",
-                              "availability": message["availability"]})
+        await self.send_json({"type": "user.availability", "availability": message["availability"]})

@@ -32,13 +32,22 @@ def publish_to_user_on_commit(user_id: int, message: dict[str, Any]) -> None:
 
 
 def end_user_sockets_on_commit(
-    user_id: int, *, reason: str, keep_session_key: str | None = None
+    user_id: int,
+    *,
+    reason: str,
+    keep_session_keys: list[str] | None = None,
+    only_session_key: str | None = None,
 ) -> None:
-    """Close every open websocket of a user except those opened from `keep_session_key`
-    (consumers handle `session.ended` by closing with code 4003). The sessions are already
-    gone from the database, so a socket that misses this message is refused when it
-    reconnects."""
+    """Close a user's open websockets (consumers handle `session.ended` by closing with
+    code 4003): all of them, all but those opened from `keep_session_keys`, or only those
+    of `only_session_key`. The sessions are already gone from the database, so a socket
+    that misses this message is refused when it reconnects."""
     publish_to_user_on_commit(
         user_id,
-        {"type": "session.ended", "reason": reason, "keep_session_key": keep_session_key},
+        {
+            "type": "session.ended",
+            "reason": reason,
+            "keep_session_keys": keep_session_keys or [],
+            "only_session_key": only_session_key,
+        },
     )

@@ -20,6 +20,4 @@ urlpatterns = [
 
 if settings.EMBEDDED_DATABASE or settings.DEBUG:
     # Uploaded files (avatars) in the embedded shape; at scale a CDN or the proxy serves them.
-    urlpatterns.append(
-        path("media/<path:path>", serve, {"document_root": settings.MEDIA_ROOT})
-    )
+    urlpatterns.append(path("media/<path:path>", serve, {"document_root": settings.MEDIA_ROOT}))

@@ -66,8 +66,14 @@ def run_tasks(db: None) -> Callable[[], int]:
         # Worker.run() would call close_old_connections(), which closes the connection
         # holding the test's transaction; drive the same claim-and-run steps instead.
         worker = Worker(
-            queue_names=["*"], interval=0, batch=True, backend_name="default",
-            startup_delay=False, max_tasks=None, worker_id="tests", excluded_queue_names=[],
+            queue_names=["*"],
+            interval=0,
+            batch=True,
+            backend_name="default",
+            startup_delay=False,
+            max_tasks=None,
+            worker_id="tests",
+            excluded_queue_names=[],
         )
         ran = 0
         while (result := DBTaskResult.objects.ready().first()) is not None:

@@ -72,7 +72,9 @@ def invite_user(
         with transaction.atomic():
             # A pending invitation that already expired is replaced by the new one.
             Invitation.objects.filter(
-                email__iexact=email, accepted_at__isnull=True, revoked_at__isnull=True,
+                email__iexact=email,
+                accepted_at__isnull=True,
+                revoked_at__isnull=True,
                 expires_at__lte=now,
             ).update(revoked_at=now)
             invitation = Invitation.objects.create(
@@ -114,8 +116,11 @@ def resend_invitation(*, invitation: Invitation, actor: User, origin: Origin) ->
         invitation.expires_at = now + settings.INVITATION_TTL
         invitation.save(update_fields=["nonce", "sent_at", "expires_at"])
         record_audit(
-            actor=actor, action=AuditEntry.Action.INVITATION_RESENT, target=invitation,
-            origin=origin, details={"email": invitation.email},
+            actor=actor,
+            action=AuditEntry.Action.INVITATION_RESENT,
+            target=invitation,
+            origin=origin,
+            details={"email": invitation.email},
         )
         _send_on_commit(invitation)
     return invitation
@@ -131,8 +136,11 @@ def revoke_invitation(*, invitation: Invitation, actor: User, origin: Origin) ->
         invitation.revoked_at = timezone.now()
         invitation.save(update_fields=["revoked_at"])
         record_audit(
-            actor=actor, action=AuditEntry.Action.INVITATION_REVOKED, target=invitation,
-            origin=origin, details={"email": invitation.email},
+            actor=actor,
+            action=AuditEntry.Action.INVITATION_REVOKED,
+            target=invitation,
+            origin=origin,
+            details={"email": invitation.email},
         )
     return invitation
 
@@ -165,7 +173,10 @@ def accept_invitation(
         invitation.accepted_user = user
         invitation.save(update_fields=["accepted_at", "accepted_user"])
         record_audit(
-            actor=user, action=AuditEntry.Action.INVITATION_ACCEPTED, target=user, origin=origin,
+            actor=user,
+            action=AuditEntry.Action.INVITATION_ACCEPTED,
+            target=user,
+            origin=origin,
             details={"invitation_id": invitation.pk, "invited_by": invitation.invited_by_id},
         )
     return user

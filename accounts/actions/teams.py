@@ -18,7 +18,11 @@ def _clean_name(name: str) -> str:
 
 
 def create_team(
-    *, name: str, actor: User, origin: Origin, description: str = "",
+    *,
+    name: str,
+    actor: User,
+    origin: Origin,
+    description: str = "",
     members: Iterable[User] = (),
 ) -> Team:
     """Raises AccountsError when the name is empty or taken."""
@@ -31,7 +35,10 @@ def create_team(
             member_list = list(members)
             team.members.set(member_list)
             record_audit(
-                actor=actor, action=AuditEntry.Action.TEAM_CREATED, target=team, origin=origin,
+                actor=actor,
+                action=AuditEntry.Action.TEAM_CREATED,
+                target=team,
+                origin=origin,
                 details={"members": sorted(m.pk for m in member_list)},
             )
     except IntegrityError as exc:
@@ -40,8 +47,13 @@ def create_team(
 
 
 def update_team(
-    *, team: Team, actor: User, origin: Origin, name: str | None = None,
-    description: str | None = None, members: Iterable[User] | None = None,
+    *,
+    team: Team,
+    actor: User,
+    origin: Origin,
+    name: str | None = None,
+    description: str | None = None,
+    members: Iterable[User] | None = None,
 ) -> Team:
     """Rename and/or set the members (the whole list). Raises AccountsError on a taken
     or empty name."""
@@ -69,8 +81,11 @@ def update_team(
                     changes["removed"] = sorted(before - after)
             if changes:
                 record_audit(
-                    actor=actor, action=AuditEntry.Action.TEAM_UPDATED, target=team,
-                    origin=origin, details=changes,
+                    actor=actor,
+                    action=AuditEntry.Action.TEAM_UPDATED,
+                    target=team,
+                    origin=origin,
+                    details=changes,
                 )
     except IntegrityError as exc:
         raise AccountsError("A team with this name already exists.", field="name") from exc
@@ -80,7 +95,10 @@ def update_team(
 def delete_team(*, team: Team, actor: User, origin: Origin) -> None:
     with transaction.atomic():
         record_audit(
-            actor=actor, action=AuditEntry.Action.TEAM_DELETED, target=team, origin=origin,
+            actor=actor,
+            action=AuditEntry.Action.TEAM_DELETED,
+            target=team,
+            origin=origin,
             details={"members": sorted(team.members.values_list("pk", flat=True))},
         )
         team.delete()

@@ -24,16 +24,22 @@ def create_api_token(*, user: User, name: str, origin: Origin) -> tuple[ApiToken
     """Returns the row and the secret. The secret is not stored and cannot be shown again."""
     name = name.strip()
     if not name:
-        raise AccountsError("Give the token a name, such as the integration that uses it.",
-                            field="name")
+        raise AccountsError(
+            "Give the token a name, such as the integration that uses it.", field="name"
+        )
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with transaction.atomic():
         token = ApiToken.objects.create(
-            user=user, name=name[:80], prefix=secret[: len(TOKEN_PREFIX) + 6],
+            user=user,
+            name=name[:80],
+            prefix=secret[: len(TOKEN_PREFIX) + 6],
             token_hash=hash_token(secret),
         )
         record_audit(
-            actor=user, action=AuditEntry.Action.TOKEN_CREATED, target=token, origin=origin,
+            actor=user,
+            action=AuditEntry.Action.TOKEN_CREATED,
+            target=token,
+            origin=origin,
             details={"name": token.name, "owner": user.email},
         )
     return token, secret
@@ -47,7 +53,10 @@ def revoke_api_token(*, token: ApiToken, actor: User, origin: Origin) -> ApiToke
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
         record_audit(
-            actor=actor, action=AuditEntry.Action.TOKEN_REVOKED, target=token, origin=origin,
+            actor=actor,
+            action=AuditEntry.Action.TOKEN_REVOKED,
+            target=token,
+            origin=origin,
             details={"name": token.name, "owner_id": token.user_id},
         )
     return token

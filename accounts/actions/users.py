@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
@@ -35,7 +37,10 @@ def change_role(*, user: User, role: str, actor: User, origin: Origin) -> User:
         user.role = role
         user.save(update_fields=["role"])
         record_audit(
-            actor=actor, action=AuditEntry.Action.ROLE_CHANGED, target=user, origin=origin,
+            actor=actor,
+            action=AuditEntry.Action.ROLE_CHANGED,
+            target=user,
+            origin=origin,
             details={"from": previous, "to": role},
         )
     return user
@@ -61,7 +66,10 @@ def deactivate_user(*, user: User, actor: User, origin: Origin) -> User:
         sessions = end_user_sessions(user=user, reason="deactivated")
         tokens = ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=now)
         record_audit(
-            actor=actor, action=AuditEntry.Action.USER_DEACTIVATED, target=user, origin=origin,
+            actor=actor,
+            action=AuditEntry.Action.USER_DEACTIVATED,
+            target=user,
+            origin=origin,
             details={"sessions_ended": sessions, "tokens_revoked": tokens},
         )
     return user
@@ -82,19 +90,19 @@ def reactivate_user(*, user: User, actor: User, origin: Origin) -> User:
 
 
 def record_password_change(
-    *, user: User, origin: Origin, keep_session_key: str | None, reset: bool = False
+    *, user: User, origin: Origin, keep: Collection[str] = (), reset: bool = False
 ) -> None:
-    """Call after the password was set: ends every other session and socket of the user
-    and writes the audit line."""
+    """Call after the password was set: ends every session and socket of the user except
+    the session keys in `keep` (the one that made the change) and writes the audit line."""
     with transaction.atomic():
         end_user_sessions(
-            user=user,
-            reason="password_reset" if reset else "password_changed",
-            keep_session_key=keep_session_key,
+            user=user, reason="password_reset" if reset else "password_changed", keep=keep
         )
         record_audit(
             actor=user,
-            action=AuditEntry.Action.PASSWORD_RESET if reset else AuditEntry.Action.PASSWORD_CHANGED,
+            action=AuditEntry.Action.PASSWORD_RESET
+            if reset
+            else AuditEntry.Action.PASSWORD_CHANGED,
             target=user,
             origin=origin,
         )
@@ -105,8 +113,10 @@ def set_availability(*, user: User, availability: str) -> User:
     if availability not in User.Availability.values:
         raise AccountsError("Choose online, busy or offline.", field="availability")
     with transaction.atomic():
-        updated = User.objects.filter(pk=user.pk).exclude(availability=availability).update(
-            availability=availability
+        updated = (
+            User.objects.filter(pk=user.pk)
+            .exclude(availability=availability)
+            .update(availability=availability)
         )
         user.availability = availability
         if updated:

@@ -19,8 +19,20 @@ class UserSerializer(serializers.ModelSerializer[User]):
 
     class Meta:
         model = User
-        fields = ["id", "email", "name", "role", "availability", "is_active", "time_zone",
-                  "avatar_url", "teams", "date_joined", "last_seen_at", "deactivated_at"]
+        fields = [
+            "id",
+            "email",
+            "name",
+            "role",
+            "availability",
+            "is_active",
+            "time_zone",
+            "avatar_url",
+            "teams",
+            "date_joined",
+            "last_seen_at",
+            "deactivated_at",
+        ]
         read_only_fields = fields
 
     def get_avatar_url(self, user: User) -> str | None:
@@ -39,13 +51,27 @@ class MeUpdateSerializer(serializers.Serializer[Any]):
 
 class InvitationSerializer(serializers.ModelSerializer[Invitation]):
     status = serializers.CharField(read_only=True)
-    invited_by = serializers.SlugRelatedField(slug_field="email", read_only=True)
+    invited_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="email", read_only=True
+    )
     teams = TeamRefSerializer(many=True, read_only=True)
 
     class Meta:
         model = Invitation
-        fields = ["id", "email", "name", "role", "teams", "status", "invited_by", "created_at",
-                  "sent_at", "expires_at", "accepted_at", "revoked_at"]
+        fields = [
+            "id",
+            "email",
+            "name",
+            "role",
+            "teams",
+            "status",
+            "invited_by",
+            "created_at",
+            "sent_at",
+            "expires_at",
+            "accepted_at",
+            "revoked_at",
+        ]
         read_only_fields = fields
 
 
@@ -53,8 +79,7 @@ class InvitationCreateSerializer(serializers.Serializer[Any]):
     email = serializers.EmailField()
     name = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
     role = serializers.ChoiceField(choices=User.Role.choices, default=User.Role.AGENT)
-    team_ids = serializers.ListField(child=serializers.IntegerField(), required=False,
-                                     default=list)
+    team_ids = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
 
 
 class TeamSerializer(serializers.ModelSerializer[Team]):
@@ -97,6 +122,17 @@ class ApiTokenCreateSerializer(serializers.Serializer[Any]):
 class AuditEntrySerializer(serializers.ModelSerializer[AuditEntry]):
     class Meta:
         model = AuditEntry
-        fields = ["id", "created_at", "actor", "actor_email", "action", "target_type",
-                  "target_id", "target_repr", "details", "ip_address", "user_agent"]
+        fields = [
+            "id",
+            "created_at",
+            "actor",
+            "actor_email",
+            "action",
+            "target_type",
+            "target_id",
+            "target_repr",
+            "details",
+            "ip_address",
+            "user_agent",
+        ]
         read_only_fields = fields

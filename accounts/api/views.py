@@ -45,8 +45,7 @@ class MeView(APIView):
         me = _me(request)
         try:
             if "availability" in data.validated_data:
-                actions.set_availability(user=me,
-                                         availability=data.validated_data["availability"])
+                actions.set_availability(user=me, availability=data.validated_data["availability"])
             if {"name", "time_zone"} & data.validated_data.keys():
                 me = actions.update_profile(
                     user=me,
@@ -61,10 +60,12 @@ class MeView(APIView):
 
 
 @extend_schema_view(
-    list=extend_schema(parameters=[
-        OpenApiParameter("status", str, enum=["active", "deactivated", "all"]),
-        OpenApiParameter("q", str, description="Name or email contains"),
-    ]),
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter("status", str, enum=["active", "deactivated", "all"]),
+            OpenApiParameter("q", str, description="Name or email contains"),
+        ]
+    ),
 )
 class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Users (admins only). Change a role with PATCH; deactivate/reactivate with the actions."""
@@ -86,8 +87,12 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         data = s.UserUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            person = actions.change_role(user=person, role=data.validated_data["role"],
-                                         actor=_me(request), origin=Origin.from_request(request))
+            person = actions.change_role(
+                user=person,
+                role=data.validated_data["role"],
+                actor=_me(request),
+                origin=Origin.from_request(request),
+            )
         except actions.AccountsError as exc:
             raise _refuse(exc) from exc
         return Response(s.UserSerializer(person).data)
@@ -96,8 +101,9 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     @action(detail=True, methods=["post"])
     def deactivate(self, request: Request, pk: str | None = None) -> Response:
         try:
-            person = actions.deactivate_user(user=self.get_object(), actor=_me(request),
-                                             origin=Origin.from_request(request))
+            person = actions.deactivate_user(
+                user=self.get_object(), actor=_me(request), origin=Origin.from_request(request)
+            )
         except actions.AccountsError as exc:
             raise _refuse(exc) from exc
         return Response(s.UserSerializer(person).data)
@@ -105,13 +111,13 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     @extend_schema(request=None, responses=s.UserSerializer)
     @action(detail=True, methods=["post"])
     def reactivate(self, request: Request, pk: str | None = None) -> Response:
-        person = actions.reactivate_user(user=self.get_object(), actor=_me(request),
-                                         origin=Origin.from_request(request))
+        person = actions.reactivate_user(
+            user=self.get_object(), actor=_me(request), origin=Origin.from_request(request)
+        )
         return Response(s.UserSerializer(person).data)
 
 
-class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
-                        viewsets.GenericViewSet):
+class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Invitations (admins only). DELETE withdraws a pending invitation."""
 
     permission_classes = [IsAdminRole]
@@ -122,8 +128,7 @@ class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
             return queries.pending_invitations().prefetch_related("teams")
         return Invitation.objects.select_related("invited_by").prefetch_related("teams")
 
-    @extend_schema(request=s.InvitationCreateSerializer,
-                   responses={201: s.InvitationSerializer})
+    @extend_schema(request=s.InvitationCreateSerializer, responses={201: s.InvitationSerializer})
     def create(self, request: Request) -> Response:
         data = s.InvitationCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -133,8 +138,11 @@ class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
             raise ValidationError({"team_ids": ["Unknown team id."]})
         try:
             invitation = actions.invite_user(
-                email=data.validated_data["email"], name=data.validated_data["name"],
-                role=data.validated_data["role"], teams=teams, invited_by=_me(request),
+                email=data.validated_data["email"],
+                name=data.validated_data["name"],
+                role=data.validated_data["role"],
+                teams=teams,
+                invited_by=_me(request),
                 origin=Origin.from_request(request),
             )
         except actions.AccountsError as exc:
@@ -145,9 +153,11 @@ class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     @action(detail=True, methods=["post"])
     def resend(self, request: Request, pk: str | None = None) -> Response:
         try:
-            invitation = actions.resend_invitation(invitation=self.get_object(),
-                                                   actor=_me(request),
-                                                   origin=Origin.from_request(request))
+            invitation = actions.resend_invitation(
+                invitation=self.get_object(),
+                actor=_me(request),
+                origin=Origin.from_request(request),
+            )
         except actions.AccountsError as exc:
             raise _refuse(exc) from exc
         return Response(s.InvitationSerializer(invitation).data)
@@ -155,8 +165,11 @@ class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     @extend_schema(responses={204: None})
     def destroy(self, request: Request, pk: str | None = None) -> Response:
         try:
-            actions.revoke_invitation(invitation=self.get_object(), actor=_me(request),
-                                      origin=Origin.from_request(request))
+            actions.revoke_invitation(
+                invitation=self.get_object(),
+                actor=_me(request),
+                origin=Origin.from_request(request),
+            )
         except actions.AccountsError as exc:
             raise _refuse(exc) from exc
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -188,12 +201,15 @@ class TeamViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
                 name=data.validated_data.get("name", ""),
                 description=data.validated_data.get("description", ""),
                 members=self._members(data.validated_data.get("member_ids")) or [],
-                actor=_me(request), origin=Origin.from_request(request),
+                actor=_me(request),
+                origin=Origin.from_request(request),
             )
         except actions.AccountsError as exc:
             raise _refuse(exc) from exc
-        return Response(s.TeamSerializer(self.get_queryset().get(pk=team.pk)).data,
-                        status=status.HTTP_201_CREATED)
+        return Response(
+            s.TeamSerializer(self.get_queryset().get(pk=team.pk)).data,
+            status=status.HTTP_201_CREATED,
+        )
 
     @extend_schema(request=s.TeamWriteSerializer, responses=s.TeamSerializer)
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
@@ -202,10 +218,12 @@ class TeamViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         data.is_valid(raise_exception=True)
         try:
             actions.update_team(
-                team=team, name=data.validated_data.get("name"),
+                team=team,
+                name=data.validated_data.get("name"),
                 description=data.validated_data.get("description"),
                 members=self._members(data.validated_data.get("member_ids")),
-                actor=_me(request), origin=Origin.from_request(request),
+                actor=_me(request),
+                origin=Origin.from_request(request),
             )
         except actions.AccountsError as exc:
             raise _refuse(exc) from exc
@@ -213,8 +231,9 @@ class TeamViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
 
     @extend_schema(responses={204: None})
     def destroy(self, request: Request, pk: str | None = None) -> Response:
-        actions.delete_team(team=self.get_object(), actor=_me(request),
-                            origin=Origin.from_request(request))
+        actions.delete_team(
+            team=self.get_object(), actor=_me(request), origin=Origin.from_request(request)
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -228,35 +247,42 @@ class ApiTokenViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             return ApiToken.objects.none()
         return queries.tokens_of(_me(self.request))
 
-    @extend_schema(request=s.ApiTokenCreateSerializer,
-                   responses={201: s.ApiTokenCreatedSerializer})
+    @extend_schema(request=s.ApiTokenCreateSerializer, responses={201: s.ApiTokenCreatedSerializer})
     def create(self, request: Request) -> Response:
         data = s.ApiTokenCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            token, secret = actions.create_api_token(user=_me(request),
-                                                     name=data.validated_data["name"],
-                                                     origin=Origin.from_request(request))
+            token, secret = actions.create_api_token(
+                user=_me(request),
+                name=data.validated_data["name"],
+                origin=Origin.from_request(request),
+            )
         except actions.AccountsError as exc:
             raise _refuse(exc) from exc
         body: dict[str, Any] = dict(s.ApiTokenSerializer(token).data)
         body["token"] = secret
-        return Response(body, status=status.HTTP_201_CREATED,
-                        headers={"Cache-Control": "no-store"})
+        return Response(body, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})
 
     @extend_schema(responses={204: None})
     def destroy(self, request: Request, pk: str | None = None) -> Response:
         token = get_object_or_404(self.get_queryset(), pk=pk)
-        actions.revoke_api_token(token=token, actor=_me(request),
-                                 origin=Origin.from_request(request))
+        actions.revoke_api_token(
+            token=token, actor=_me(request), origin=Origin.from_request(request)
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-@extend_schema_view(list=extend_schema(parameters=[
-    OpenApiParameter("action", str), OpenApiParameter("actor", int),
-    OpenApiParameter("q", str), OpenApiParameter("since", str, description="YYYY-MM-DD"),
-    OpenApiParameter("until", str, description="YYYY-MM-DD"),
-]))
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter("action", str),
+            OpenApiParameter("actor", int),
+            OpenApiParameter("q", str),
+            OpenApiParameter("since", str, description="YYYY-MM-DD"),
+            OpenApiParameter("until", str, description="YYYY-MM-DD"),
+        ]
+    )
+)
 class AuditLogViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """The audit log of admin actions, newest first (admins only)."""
 
@@ -268,5 +294,10 @@ class AuditLogViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
         form = AuditFilterForm(self.request.query_params)
         if not form.is_valid():
-            raise ValidationError(form.errors)
+            raise ValidationError(
+                {
+                    field: [e["message"] for e in errors]
+                    for field, errors in form.errors.get_json_data().items()
+                }
+            )
         return queries.audit_entries(**queries.audit_filters_from(form.cleaned_data))

@@ -18,6 +18,13 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     page = Paginator(queries.audit_entries(**filters), 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    return render(request, "accounts/admin/audit_log.html", {
-        "form": form, "page": page, "query": query.urlencode(), "nav": "audit",
-    })
+    return render(
+        request,
+        "accounts/admin/audit_log.html",
+        {
+            "form": form,
+            "page": page,
+            "query": query.urlencode(),
+            "nav": "audit",
+        },
+    )

@@ -19,7 +19,7 @@ from accounts import actions
 from accounts.forms import AcceptInvitationForm, QueuedPasswordResetForm, SignInForm
 from accounts.models import User
 from accounts.origin import Origin
-from inbox.events import publish_to_user_on_commit
+from inbox.events import end_user_sockets_on_commit
 
 
 def start_session(request: HttpRequest, user: User) -> None:
@@ -47,10 +47,8 @@ class SignInView(auth_views.LoginView):
 def sign_out(request: HttpRequest) -> HttpResponse:
     user = request.user
     if user.is_authenticated:
-        session_key = request.session.session_key
-        publish_to_user_on_commit(
-            user.pk, {"type": "session.ended", "reason": "signed_out",
-                      "only_session_key": session_key},
+        end_user_sockets_on_commit(
+            user.pk, reason="signed_out", only_session_key=request.session.session_key
         )
         logout(request)
     messages.info(request, "You are signed out.")
@@ -63,11 +61,12 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 
     def form_valid(self, form: Any) -> HttpResponse:
         form.save()
-        update_session_auth_hash(self.request, form.user)
+        old_key = self.request.session.session_key
+        update_session_auth_hash(self.request, form.user)  # rotates the session key
         actions.record_password_change(
             user=form.user,
             origin=Origin.from_request(self.request),
-            keep_session_key=self.request.session.session_key,
+            keep=[key for key in (old_key, self.request.session.session_key) if key],
         )
         messages.success(self.request, "Password changed. Your other sessions were signed out.")
         return HttpResponseRedirect(self.get_success_url())
@@ -90,7 +89,7 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     def form_valid(self, form: Any) -> HttpResponse:
         user = form.save()
         actions.record_password_change(
-            user=user, origin=Origin.from_request(self.request), keep_session_key=None, reset=True
+            user=user, origin=Origin.from_request(self.request), reset=True
         )
         del self.request.session[auth_views.INTERNAL_RESET_SESSION_TOKEN]
         messages.success(self.request, "Your password is set. Sign in with it now.")
@@ -102,11 +101,16 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 def accept_invitation(request: HttpRequest, token: str) -> HttpResponse:
     invitation = actions.find_invitation(token)
     if invitation is None:
-        return render(request, "accounts/invitation_invalid.html",
-                      {"reason": "invalid"}, status=404)
+        return render(
+            request, "accounts/invitation_invalid.html", {"reason": "invalid"}, status=404
+        )
     if invitation.status != "pending":
-        return render(request, "accounts/invitation_invalid.html",
-                      {"reason": invitation.status, "invitation": invitation}, status=410)
+        return render(
+            request,
+            "accounts/invitation_invalid.html",
+            {"reason": invitation.status, "invitation": invitation},
+            status=410,
+        )
     if request.user.is_authenticated:
         logout(request)
     form = AcceptInvitationForm(request.POST or None, initial={"name": invitation.name})
@@ -125,5 +129,6 @@ def accept_invitation(request: HttpRequest, token: str) -> HttpResponse:
             start_session(request, user)
             messages.success(request, f"Welcome to {settings.SITE_NAME}, {user.first_name}!")
             return redirect("web:home")
-    return render(request, "accounts/accept_invitation.html",
-                  {"form": form, "invitation": invitation})
+    return render(
+        request, "accounts/accept_invitation.html", {"form": form, "invitation": invitation}
+    )

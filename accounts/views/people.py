@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.utils.http import urlencode
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
 from accounts import actions, queries
@@ -25,14 +25,18 @@ def user_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(queries.users_for_admin(status=status, q=q), 50).get_page(
         request.GET.get("page")
     )
-    return render(request, "accounts/admin/user_list.html", {
-        "page": page,
-        "status": status,
-        "q": q,
-        "query": urlencode({"status": status, "q": q}),
-        "invitations": queries.pending_invitations() if status != "deactivated" else [],
-        "nav": "users",
-    })
+    return render(
+        request,
+        "accounts/admin/user_list.html",
+        {
+            "page": page,
+            "status": status,
+            "q": q,
+            "query": urlencode({"status": status, "q": q}),
+            "invitations": queries.pending_invitations() if status != "deactivated" else [],
+            "nav": "users",
+        },
+    )
 
 
 @admin_required
@@ -63,7 +67,8 @@ def user_detail(request: HttpRequest, user_id: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             actions.change_role(
-                user=person, role=form.cleaned_data["role"],
+                user=person,
+                role=form.cleaned_data["role"],
                 actor=request.user,  # type: ignore[arg-type]
                 origin=Origin.from_request(request),
             )
@@ -73,9 +78,16 @@ def user_detail(request: HttpRequest, user_id: int) -> HttpResponse:
             messages.success(request, f"{person} is now {form.cleaned_data['role']}.")
             return redirect("accounts:user_detail", user_id=person.pk)
     recent = queries.audit_entries(target_type="user", target_id=str(person.pk))[:10]
-    return render(request, "accounts/admin/user_detail.html", {
-        "person": person, "form": form, "recent": recent, "nav": "users",
-    })
+    return render(
+        request,
+        "accounts/admin/user_detail.html",
+        {
+            "person": person,
+            "form": form,
+            "recent": recent,
+            "nav": "users",
+        },
+    )
 
 
 @admin_required
@@ -84,7 +96,8 @@ def deactivate(request: HttpRequest, user_id: int) -> HttpResponse:
     person = get_object_or_404(User, pk=user_id)
     try:
         actions.deactivate_user(
-            user=person, actor=request.user,  # type: ignore[arg-type]
+            user=person,
+            actor=request.user,  # type: ignore[arg-type]
             origin=Origin.from_request(request),
         )
     except actions.AccountsError as exc:
@@ -99,7 +112,8 @@ def deactivate(request: HttpRequest, user_id: int) -> HttpResponse:
 def reactivate(request: HttpRequest, user_id: int) -> HttpResponse:
     person = get_object_or_404(User, pk=user_id)
     actions.reactivate_user(
-        user=person, actor=request.user,  # type: ignore[arg-type]
+        user=person,
+        actor=request.user,  # type: ignore[arg-type]
         origin=Origin.from_request(request),
     )
     messages.success(request, f"{person} can sign in again.")
@@ -112,7 +126,8 @@ def resend_invitation(request: HttpRequest, invitation_id: int) -> HttpResponse:
     invitation = get_object_or_404(Invitation, pk=invitation_id)
     try:
         actions.resend_invitation(
-            invitation=invitation, actor=request.user,  # type: ignore[arg-type]
+            invitation=invitation,
+            actor=request.user,  # type: ignore[arg-type]
             origin=Origin.from_request(request),
         )
     except actions.AccountsError as exc:
@@ -128,7 +143,8 @@ def revoke_invitation(request: HttpRequest, invitation_id: int) -> HttpResponse:
     invitation = get_object_or_404(Invitation, pk=invitation_id)
     try:
         actions.revoke_invitation(
-            invitation=invitation, actor=request.user,  # type: ignore[arg-type]
+            invitation=invitation,
+            actor=request.user,  # type: ignore[arg-type]
             origin=Origin.from_request(request),
         )
     except actions.AccountsError as exc:

@@ -24,12 +24,16 @@ def _me(request: HttpRequest) -> User:
 @login_required
 def profile(request: HttpRequest) -> HttpResponse:
     me = _me(request)
-    form = ProfileForm(request.POST or None, request.FILES or None,
-                       initial={"name": me.name, "time_zone": me.time_zone})
+    form = ProfileForm(
+        request.POST or None,
+        request.FILES or None,
+        initial={"name": me.name, "time_zone": me.time_zone},
+    )
     if request.method == "POST" and form.is_valid():
         try:
             actions.update_profile(
-                user=me, name=form.cleaned_data["name"],
+                user=me,
+                name=form.cleaned_data["name"],
                 time_zone=form.cleaned_data["time_zone"],
                 avatar=form.cleaned_data["avatar"] or None,
                 remove_avatar=form.cleaned_data["remove_avatar"],
@@ -49,8 +53,9 @@ def set_availability(request: HttpRequest) -> HttpResponse:
     """The availability switch in the user menu: a form post, or a fetch() that wants JSON."""
     wants_json = request.headers.get("X-Requested-With") == "fetch"
     try:
-        actions.set_availability(user=_me(request),
-                                 availability=request.POST.get("availability", ""))
+        actions.set_availability(
+            user=_me(request), availability=request.POST.get("availability", "")
+        )
     except actions.AccountsError as exc:
         if wants_json:
             return JsonResponse({"error": exc.message}, status=400)
@@ -58,30 +63,42 @@ def set_availability(request: HttpRequest) -> HttpResponse:
     if wants_json:
         return JsonResponse({"availability": _me(request).availability})
     target = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(target, {request.get_host()},
-                                           require_https=request.is_secure()):
+    if not url_has_allowed_host_and_scheme(
+        target, {request.get_host()}, require_https=request.is_secure()
+    ):
         target = "web:home"
     return redirect(target)
 
 
+NEW_TOKEN_KEY = "_new_api_token"
+
+
 @login_required
 def tokens(request: HttpRequest) -> HttpResponse:
+    """Create (post, then redirect) and list tokens. A new secret rides in the session
+    to the next page view only, so a reload neither re-posts nor shows it again."""
     me = _me(request)
     form = TokenForm(request.POST or None)
-    new_secret = None
     if request.method == "POST" and form.is_valid():
         try:
-            _, new_secret = actions.create_api_token(
+            _, secret = actions.create_api_token(
                 user=me, name=form.cleaned_data["name"], origin=Origin.from_request(request)
             )
         except actions.AccountsError as exc:
             form.add_error("name", exc.message)
         else:
-            form = TokenForm()
-    response = render(request, "accounts/tokens.html", {
-        "form": form, "tokens": queries.tokens_of(me), "new_secret": new_secret,
-        "nav": "tokens",
-    })
+            request.session[NEW_TOKEN_KEY] = secret
+            return redirect("accounts:tokens")
+    response = render(
+        request,
+        "accounts/tokens.html",
+        {
+            "form": form,
+            "tokens": queries.tokens_of(me),
+            "new_secret": request.session.pop(NEW_TOKEN_KEY, None),
+            "nav": "tokens",
+        },
+    )
     response["Cache-Control"] = "no-store"
     return response
 

@@ -15,8 +15,11 @@ from accounts.permissions import admin_required
 
 @admin_required
 def team_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "accounts/admin/team_list.html",
-                  {"teams": queries.teams_with_counts(), "nav": "teams"})
+    return render(
+        request,
+        "accounts/admin/team_list.html",
+        {"teams": queries.teams_with_counts(), "nav": "teams"},
+    )
 
 
 @admin_required
@@ -36,20 +39,27 @@ def team_create(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Team “{team.name}” created.")
             return redirect("accounts:team_list")
-    return render(request, "accounts/admin/team_form.html",
-                  {"form": form, "team": None, "nav": "teams"})
+    return render(
+        request, "accounts/admin/team_form.html", {"form": form, "team": None, "nav": "teams"}
+    )
 
 
 @admin_required
 def team_edit(request: HttpRequest, team_id: int) -> HttpResponse:
     team = get_object_or_404(Team, pk=team_id)
-    initial = {"name": team.name, "description": team.description,
-               "members": list(team.members.values_list("pk", flat=True))}
+    initial = {
+        "name": team.name,
+        "description": team.description,
+        "members": list(team.members.values_list("pk", flat=True)),
+    }
     form = TeamForm(request.POST or None, initial=initial)
     if request.method == "POST":
         if request.POST.get("delete") == "1":
-            actions.delete_team(team=team, actor=request.user,  # type: ignore[arg-type]
-                                origin=Origin.from_request(request))
+            actions.delete_team(
+                team=team,
+                actor=request.user,  # type: ignore[arg-type]
+                origin=Origin.from_request(request),
+            )
             messages.success(request, f"Team “{team.name}” deleted.")
             return redirect("accounts:team_list")
         if form.is_valid():
@@ -67,5 +77,6 @@ def team_edit(request: HttpRequest, team_id: int) -> HttpResponse:
             else:
                 messages.success(request, f"Team “{form.cleaned_data['name']}” saved.")
                 return redirect("accounts:team_list")
-    return render(request, "accounts/admin/team_form.html",
-                  {"form": form, "team": team, "nav": "teams"})
+    return render(
+        request, "accounts/admin/team_form.html", {"form": form, "team": team, "nav": "teams"}
+    )

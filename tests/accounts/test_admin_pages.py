@@ -27,8 +27,10 @@ def test_agents_get_403_on_admin_pages(agent_web: Client, path: str) -> None:
 
 
 def test_agents_cannot_post_to_admin_actions(agent_web: Client, admin: User) -> None:
-    for path in [f"/accounts/admin/users/{admin.pk}/deactivate/",
-                 f"/accounts/admin/users/{admin.pk}/"]:
+    for path in [
+        f"/accounts/admin/users/{admin.pk}/deactivate/",
+        f"/accounts/admin/users/{admin.pk}/",
+    ]:
         assert agent_web.post(path, {"role": "agent"}).status_code == 403
     admin.refresh_from_db()
     assert admin.is_active and admin.role == "admin"
@@ -71,7 +73,10 @@ def test_change_role_is_audited_and_the_last_admin_is_kept(
     assert agent.role == "admin"
     entry = AuditEntry.objects.get(action="user.role_changed")
     assert (entry.actor, entry.target_id, entry.details) == (
-        admin, str(agent.pk), {"from": "agent", "to": "admin"})
+        admin,
+        str(agent.pk),
+        {"from": "agent", "to": "admin"},
+    )
     assert entry.ip_address == "127.0.0.1"
 
     admin_web.post(f"/accounts/admin/users/{agent.pk}/deactivate/")
@@ -105,8 +110,12 @@ def test_deactivation_ends_sessions_and_tokens_but_keeps_the_user(
     response = admin_web.post(f"/accounts/admin/users/{agent.pk}/reactivate/")
     agent.refresh_from_db()
     assert agent.is_active
-    assert Client().post("/accounts/signin/", {"username": agent.email,
-                                               "password": PASSWORD}).status_code == 302
+    assert (
+        Client()
+        .post("/accounts/signin/", {"username": agent.email, "password": PASSWORD})
+        .status_code
+        == 302
+    )
 
 
 def test_admin_cannot_deactivate_themselves(admin_web: Client, admin: User) -> None:
@@ -118,8 +127,9 @@ def test_admin_cannot_deactivate_themselves(admin_web: Client, admin: User) -> N
 
 def test_teams_create_rename_members_delete(admin_web: Client, admin: User, agent: User) -> None:
     other = UserFactory(name="Cleo")
-    response = admin_web.post("/accounts/admin/teams/new/",
-                              {"name": "Billing", "members": [agent.pk]})
+    response = admin_web.post(
+        "/accounts/admin/teams/new/", {"name": "Billing", "members": [agent.pk]}
+    )
     assert response.status_code == 302
     team = Team.objects.get(name="Billing")
     assert list(team.members.all()) == [agent]
@@ -128,8 +138,9 @@ def test_teams_create_rename_members_delete(admin_web: Client, admin: User, agen
     assert response.status_code == 200
     assert b"already exists" in response.content
 
-    response = admin_web.post(f"/accounts/admin/teams/{team.pk}/",
-                              {"name": "Payments", "members": [other.pk, admin.pk]})
+    response = admin_web.post(
+        f"/accounts/admin/teams/{team.pk}/", {"name": "Payments", "members": [other.pk, admin.pk]}
+    )
     assert response.status_code == 302
     team.refresh_from_db()
     assert team.name == "Payments"
@@ -179,8 +190,9 @@ def test_audit_log_filters(admin_web: Client, admin: User) -> None:
     assert page.status_code == 200 and b"Enter a valid date." in page.content
 
 
-def test_django_admin_is_for_superusers_only(admin_web: Client, agent_web: Client,
-                                              admin: User) -> None:
+def test_django_admin_is_for_superusers_only(
+    admin_web: Client, agent_web: Client, admin: User
+) -> None:
     assert agent_web.get("/django-admin/").status_code == 302  # to the admin login
     User.objects.filter(pk=admin.pk).update(is_staff=True, is_superuser=True)
     assert admin_web.get("/django-admin/accounts/user/").status_code == 200

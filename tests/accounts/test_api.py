@@ -63,15 +63,20 @@ def test_session_auth_requires_csrf(agent: User) -> None:
     client = Client(enforce_csrf_checks=True)
     page = client.get("/accounts/signin/")
     csrf = page.cookies["csrftoken"].value
-    client.post("/accounts/signin/", {"username": agent.email, "password": PASSWORD,
-                                      "csrfmiddlewaretoken": csrf})
+    client.post(
+        "/accounts/signin/",
+        {"username": agent.email, "password": PASSWORD, "csrfmiddlewaretoken": csrf},
+    )
     assert client.get("/api/v1/me/").status_code == 200
-    refused = client.patch("/api/v1/me/", {"availability": "busy"},
-                           content_type="application/json")
+    refused = client.patch("/api/v1/me/", {"availability": "busy"}, content_type="application/json")
     assert refused.status_code == 403 and "CSRF" in refused.json()["detail"]
     csrf = client.cookies["csrftoken"].value
-    accepted = client.patch("/api/v1/me/", {"availability": "busy"},
-                            content_type="application/json", HTTP_X_CSRFTOKEN=csrf)
+    accepted = client.patch(
+        "/api/v1/me/",
+        {"availability": "busy"},
+        content_type="application/json",
+        HTTP_X_CSRFTOKEN=csrf,
+    )
     assert accepted.status_code == 200 and accepted.json()["availability"] == "busy"
 
 
@@ -79,26 +84,37 @@ def test_me_update_validates(agent: User, api) -> None:
     client = api(agent)
     response = client.patch("/api/v1/me/", {"time_zone": "Nowhere/Land"}, format="json")
     assert response.status_code == 400 and "time_zone" in response.json()
-    response = client.patch("/api/v1/me/", {"name": "Benny", "time_zone": "Europe/Berlin"},
-                            format="json")
+    response = client.patch(
+        "/api/v1/me/", {"name": "Benny", "time_zone": "Europe/Berlin"}, format="json"
+    )
     assert response.json()["name"] == "Benny" and response.json()["time_zone"] == "Europe/Berlin"
 
 
-@pytest.mark.parametrize("method,path", [
-    ("get", "/api/v1/users/"), ("get", "/api/v1/invitations/"), ("get", "/api/v1/teams/"),
-    ("get", "/api/v1/audit-log/"), ("post", "/api/v1/invitations/"), ("post", "/api/v1/teams/"),
-])
+@pytest.mark.parametrize(
+    "method,path",
+    [
+        ("get", "/api/v1/users/"),
+        ("get", "/api/v1/invitations/"),
+        ("get", "/api/v1/teams/"),
+        ("get", "/api/v1/audit-log/"),
+        ("post", "/api/v1/invitations/"),
+        ("post", "/api/v1/teams/"),
+    ],
+)
 def test_agents_get_403_from_admin_endpoints(agent: User, api, method: str, path: str) -> None:
-    response = getattr(api(agent), method)(path, {"email": "x@example.com", "name": "X"},
-                                           format="json")
+    response = getattr(api(agent), method)(
+        path, {"email": "x@example.com", "name": "X"}, format="json"
+    )
     assert response.status_code == 403
     assert not Invitation.objects.exists() and not Team.objects.exists()
 
 
 def test_agent_cannot_change_roles_or_deactivate(agent: User, admin: User, api) -> None:
     client = api(agent)
-    assert client.patch(f"/api/v1/users/{admin.pk}/", {"role": "agent"},
-                        format="json").status_code == 403
+    assert (
+        client.patch(f"/api/v1/users/{admin.pk}/", {"role": "agent"}, format="json").status_code
+        == 403
+    )
     assert client.post(f"/api/v1/users/{admin.pk}/deactivate/").status_code == 403
     admin.refresh_from_db()
     assert admin.role == "admin" and admin.is_active
@@ -128,27 +144,31 @@ def test_admin_user_endpoints(admin: User, agent: User, api) -> None:
     assert client.get("/api/v1/users/not-a-number/").status_code == 404
 
 
-def test_admin_invitation_endpoints(admin: User, api, django_capture_on_commit_callbacks,
-                                    run_tasks) -> None:
+def test_admin_invitation_endpoints(
+    admin: User, api, django_capture_on_commit_callbacks, run_tasks
+) -> None:
     from django.core import mail
 
     client = api(admin)
     team = TeamFactory(name="Billing")
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post("/api/v1/invitations/", {
-            "email": "Zoe@Example.com", "role": "admin", "team_ids": [team.pk]}, format="json")
+        response = client.post(
+            "/api/v1/invitations/",
+            {"email": "Zoe@Example.com", "role": "admin", "team_ids": [team.pk]},
+            format="json",
+        )
     assert response.status_code == 201
     body = response.json()
-    assert (body["email"], body["role"], body["status"]) == ("zoe@example.com", "admin",
-                                                             "pending")
+    assert (body["email"], body["role"], body["status"]) == ("zoe@example.com", "admin", "pending")
     assert body["teams"] == [{"id": team.pk, "name": "Billing"}]
     run_tasks()
     assert [m.to for m in mail.outbox] == [["zoe@example.com"]]
 
     again = client.post("/api/v1/invitations/", {"email": "zoe@example.com"}, format="json")
     assert again.status_code == 400 and "pending invitation" in str(again.json())
-    bad = client.post("/api/v1/invitations/", {"email": "a@example.com", "team_ids": [999]},
-                      format="json")
+    bad = client.post(
+        "/api/v1/invitations/", {"email": "a@example.com", "team_ids": [999]}, format="json"
+    )
     assert bad.status_code == 400 and "team_ids" in bad.json()
 
     invitation_id = body["id"]
@@ -165,21 +185,24 @@ def test_admin_invitation_endpoints(admin: User, api, django_capture_on_commit_c
 
 def test_admin_team_endpoints(admin: User, agent: User, api) -> None:
     client = api(admin)
-    response = client.post("/api/v1/teams/", {"name": "Tier 2", "member_ids": [agent.pk]},
-                           format="json")
+    response = client.post(
+        "/api/v1/teams/", {"name": "Tier 2", "member_ids": [agent.pk]}, format="json"
+    )
     assert response.status_code == 201
     team_id = response.json()["id"]
     assert [m["id"] for m in response.json()["members"]] == [agent.pk]
-    response = client.patch(f"/api/v1/teams/{team_id}/", {"member_ids": [admin.pk, 424242]},
-                            format="json")
+    response = client.patch(
+        f"/api/v1/teams/{team_id}/", {"member_ids": [admin.pk, 424242]}, format="json"
+    )
     assert response.status_code == 400
-    response = client.patch(f"/api/v1/teams/{team_id}/", {"name": "Escalations",
-                                                          "member_ids": [admin.pk]},
-                            format="json")
+    response = client.patch(
+        f"/api/v1/teams/{team_id}/",
+        {"name": "Escalations", "member_ids": [admin.pk]},
+        format="json",
+    )
     assert response.json()["name"] == "Escalations"
     assert [m["id"] for m in response.json()["members"]] == [admin.pk]
-    assert client.post("/api/v1/teams/", {"name": "escalations"},
-                       format="json").status_code == 400
+    assert client.post("/api/v1/teams/", {"name": "escalations"}, format="json").status_code == 400
     assert client.delete(f"/api/v1/teams/{team_id}/").status_code == 204
     assert client.get(f"/api/v1/teams/{team_id}/").status_code == 404
 
@@ -231,8 +254,14 @@ def test_openapi_schema_and_docs(db: None) -> None:
     schema = Client().get("/api/schema/")
     assert schema.status_code == 200
     text = schema.content.decode()
-    for path in ["/api/v1/users/", "/api/v1/invitations/", "/api/v1/teams/",
-                 "/api/v1/tokens/", "/api/v1/audit-log/", "/api/v1/me/"]:
+    for path in [
+        "/api/v1/users/",
+        "/api/v1/invitations/",
+        "/api/v1/teams/",
+        "/api/v1/tokens/",
+        "/api/v1/audit-log/",
+        "/api/v1/me/",
+    ]:
         assert path in text
     assert "bearerAuth" in text
     assert Client().get("/api/docs/").status_code == 200

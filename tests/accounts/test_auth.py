@@ -67,10 +67,14 @@ def test_password_change_signs_out_other_sessions(agent: User) -> None:
     laptop, phone = Client(), Client()
     sign_in(laptop, agent.email, PASSWORD)
     sign_in(phone, agent.email, PASSWORD)
-    response = laptop.post("/accounts/password/change/", {
-        "old_password": PASSWORD, "new_password1": "a-brand-new-secret",
-        "new_password2": "a-brand-new-secret",
-    })
+    response = laptop.post(
+        "/accounts/password/change/",
+        {
+            "old_password": PASSWORD,
+            "new_password1": "a-brand-new-secret",
+            "new_password2": "a-brand-new-secret",
+        },
+    )
     assert response.status_code == 302
     assert laptop.get("/inbox/").status_code == 200
     assert phone.get("/inbox/").status_code == 302
@@ -79,9 +83,14 @@ def test_password_change_signs_out_other_sessions(agent: User) -> None:
 
 
 def test_password_change_form_errors(agent_web: Client) -> None:
-    response = agent_web.post("/accounts/password/change/", {
-        "old_password": "wrong", "new_password1": "x", "new_password2": "y",
-    })
+    response = agent_web.post(
+        "/accounts/password/change/",
+        {
+            "old_password": "wrong",
+            "new_password1": "x",
+            "new_password2": "y",
+        },
+    )
     assert response.status_code == 200
     assert b"Your old password was entered incorrectly" in response.content
 
@@ -103,9 +112,13 @@ def test_password_reset_by_email_through_the_task_queue(
     client = Client()
     form = client.get(link.group(1), follow=True)
     assert b"Choose a new password" in form.content
-    response = client.post(form.redirect_chain[-1][0], {
-        "new_password1": "reset-passphrase-42", "new_password2": "reset-passphrase-42",
-    })
+    response = client.post(
+        form.redirect_chain[-1][0],
+        {
+            "new_password1": "reset-passphrase-42",
+            "new_password2": "reset-passphrase-42",
+        },
+    )
     assert response.status_code == 302
     assert sign_in(Client(), agent.email, "reset-passphrase-42").status_code == 302
     assert other_session.get("/inbox/").status_code == 302  # old sessions ended
@@ -125,13 +138,15 @@ def test_password_reset_does_not_reveal_unknown_addresses(
 
 
 def test_profile_and_availability(agent_web: Client, agent: User) -> None:
-    response = agent_web.post("/accounts/profile/availability/",
-                              {"availability": "busy", "next": "https://evil.example/"})
+    response = agent_web.post(
+        "/accounts/profile/availability/", {"availability": "busy", "next": "https://evil.example/"}
+    )
     assert response.status_code == 302 and response.url == "/inbox/"
     agent.refresh_from_db()
     assert agent.availability == "busy"
-    response = agent_web.post("/accounts/profile/availability/", {"availability": "asleep"},
-                              HTTP_X_REQUESTED_WITH="fetch")
+    response = agent_web.post(
+        "/accounts/profile/availability/", {"availability": "asleep"}, HTTP_X_REQUESTED_WITH="fetch"
+    )
     assert response.status_code == 400
 
     response = agent_web.post("/accounts/profile/", {"name": "", "time_zone": "Mars/Base"})
@@ -152,15 +167,17 @@ def test_avatar_upload_accepts_images_only(agent_web: Client, agent: User) -> No
     buffer = io.BytesIO()
     Image.new("RGB", (8, 8), "purple").save(buffer, "PNG")
     good = SimpleUploadedFile("me.png", buffer.getvalue(), "image/png")
-    response = agent_web.post("/accounts/profile/", {"name": "Ben", "time_zone": "UTC",
-                                                      "avatar": good})
+    response = agent_web.post(
+        "/accounts/profile/", {"name": "Ben", "time_zone": "UTC", "avatar": good}
+    )
     assert response.status_code == 302
     agent.refresh_from_db()
     assert agent.avatar.name.startswith("avatars/")
 
     svg = SimpleUploadedFile("x.svg", b"<svg onload=alert(1)></svg>", "image/svg+xml")
-    response = agent_web.post("/accounts/profile/", {"name": "Ben", "time_zone": "UTC",
-                                                      "avatar": svg})
+    response = agent_web.post(
+        "/accounts/profile/", {"name": "Ben", "time_zone": "UTC", "avatar": svg}
+    )
     assert response.status_code == 200
     assert b"Upload a valid image" in response.content
 

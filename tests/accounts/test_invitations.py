@@ -55,9 +55,15 @@ def test_admin_invites_and_the_invitee_joins_with_the_emailed_link(
 
     invitee = Client()
     with capture(execute=True):
-        response = invitee.post(link, {"name": "Nia Person", "password1": "a-long-passphrase",
-                                       "password2": "a-long-passphrase",
-                                       "time_zone": "Europe/Paris"})
+        response = invitee.post(
+            link,
+            {
+                "name": "Nia Person",
+                "password1": "a-long-passphrase",
+                "password2": "a-long-passphrase",
+                "time_zone": "Europe/Paris",
+            },
+        )
     assert response.status_code == 302 and response.url == "/inbox/"
     home = invitee.get("/inbox/")
     assert home.status_code == 200 and b"Welcome to Parley, Nia!" in home.content
@@ -67,8 +73,15 @@ def test_admin_invites_and_the_invitee_joins_with_the_emailed_link(
     assert AuditEntry.objects.filter(action="invitation.accepted", target_id=str(user.pk)).exists()
 
     # Single use: the same link now explains itself and changes nothing.
-    again = Client().post(link, {"name": "Mallory", "password1": "another-passphrase",
-                                 "password2": "another-passphrase", "time_zone": "UTC"})
+    again = Client().post(
+        link,
+        {
+            "name": "Mallory",
+            "password1": "another-passphrase",
+            "password2": "another-passphrase",
+            "time_zone": "UTC",
+        },
+    )
     assert again.status_code == 410
     assert b"already used" in again.content
     assert User.objects.filter(email="new.person@example.com").count() == 1
@@ -88,8 +101,15 @@ def test_expired_and_tampered_links_show_a_clear_page(
     assert Client().get("/accounts/invitation/garbage/").status_code == 404
 
     Invitation.objects.update(expires_at=timezone.now() - timedelta(minutes=1))
-    response = Client().post(link, {"name": "Late", "password1": "a-long-passphrase",
-                                    "password2": "a-long-passphrase", "time_zone": "UTC"})
+    response = Client().post(
+        link,
+        {
+            "name": "Late",
+            "password1": "a-long-passphrase",
+            "password2": "a-long-passphrase",
+            "time_zone": "UTC",
+        },
+    )
     assert response.status_code == 410
     assert b"expired" in response.content
     assert not User.objects.filter(email="new.person@example.com").exists()
@@ -121,18 +141,21 @@ def test_resend_rotates_the_link_and_revoke_kills_it(
 
 
 def test_invite_form_errors(admin_web: Client, admin: User, capture, run_tasks) -> None:
-    response = admin_web.post("/accounts/admin/users/invite/", {"email": "not-an-email",
-                                                                "role": "agent"})
+    response = admin_web.post(
+        "/accounts/admin/users/invite/", {"email": "not-an-email", "role": "agent"}
+    )
     assert response.status_code == 200
     assert b"Enter a valid email address." in response.content
 
-    response = admin_web.post("/accounts/admin/users/invite/", {"email": admin.email.upper(),
-                                                                "role": "agent"})
+    response = admin_web.post(
+        "/accounts/admin/users/invite/", {"email": admin.email.upper(), "role": "agent"}
+    )
     assert b"already has an account" in response.content
 
     invite(admin_web, capture, run_tasks)
-    response = admin_web.post("/accounts/admin/users/invite/",
-                              {"email": "New.Person@example.com", "role": "agent"})
+    response = admin_web.post(
+        "/accounts/admin/users/invite/", {"email": "New.Person@example.com", "role": "agent"}
+    )
     assert b"already has a pending invitation" in response.content
     assert Invitation.objects.count() == 1
 
@@ -143,12 +166,20 @@ def test_accept_form_validates_the_password(
     settings.SITE_URL = "http://testserver"
     invite(admin_web, capture, run_tasks)
     link = link_in(mail.outbox[0])
-    response = Client().post(link, {"name": "Nia", "password1": "short", "password2": "short",
-                                    "time_zone": "UTC"})
+    response = Client().post(
+        link, {"name": "Nia", "password1": "short", "password2": "short", "time_zone": "UTC"}
+    )
     assert response.status_code == 200
     assert b"too short" in response.content
-    response = Client().post(link, {"name": "Nia", "password1": "a-long-passphrase",
-                                    "password2": "different-passphrase", "time_zone": "UTC"})
+    response = Client().post(
+        link,
+        {
+            "name": "Nia",
+            "password1": "a-long-passphrase",
+            "password2": "different-passphrase",
+            "time_zone": "UTC",
+        },
+    )
     assert b"The two passwords differ." in response.content
     assert not User.objects.filter(email="new.person@example.com").exists()
     assert Invitation.objects.get().status == "pending"

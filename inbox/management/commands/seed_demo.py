@@ -27,8 +27,12 @@ class Command(BaseCommand):
                 user = User.objects.filter(email=email).first()
                 if user is None:
                     user = User.objects.create_user(
-                        email, DEMO_PASSWORD, name=name, role=role,
-                        is_staff=role == User.Role.ADMIN, is_superuser=role == User.Role.ADMIN,
+                        email,
+                        DEMO_PASSWORD,
+                        name=name,
+                        role=role,
+                        is_staff=role == User.Role.ADMIN,
+                        is_superuser=role == User.Role.ADMIN,
                     )
                 users.append(user)
             team, _ = Team.objects.get_or_create(
@@ -36,8 +40,7 @@ class Command(BaseCommand):
             )
             team.members.add(*users[1:])
         self.stdout.write("")
-        self.stdout.write(self.style.SUCCESS("Demo accounts (password for all: %s):"
-                                             % DEMO_PASSWORD))
+        self.stdout.write(self.style.SUCCESS(f"Demo accounts (password for all: {DEMO_PASSWORD}):"))
         for email, _, role in DEMO_USERS:
             self.stdout.write(f"  {role:<6} {email}")
         self.stdout.write("")
