@@ -264,4 +264,6 @@ def test_openapi_schema_and_docs(db: None) -> None:
     ]:
         assert path in text
     assert "bearerAuth" in text
-    assert Client().get("/api/docs/").status_code == 200
+    docs = Client().get("/api/docs/")
+    assert docs.status_code == 200
+    assert b"/static/drf_spectacular_sidecar/swagger-ui-dist/" in docs.content  # no CDN

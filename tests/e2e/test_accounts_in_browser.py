@@ -125,3 +125,10 @@ def test_api_token_is_shown_once(new_page) -> None:
     expect(page.get_by_role("table")).to_contain_text("CRM sync")
     assert secret not in page.content()
     assert ApiToken.objects.filter(name="CRM sync").count() == 1
+
+
+def test_interactive_api_docs_load_without_a_cdn(new_page) -> None:
+    page = new_page()
+    page.goto("/api/docs/")
+    expect(page.get_by_role("heading", name=re.compile("Parley API"))).to_be_visible()
+    expect(page.get_by_text("/api/v1/invitations/").first).to_be_visible()
