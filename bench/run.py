@@ -45,8 +45,9 @@ def seed() -> tuple[str, Client]:
     from accounts.models import Team, User
     from accounts.origin import SYSTEM
 
-    admin = User.objects.create_user("bench-admin@example.com", "x", name="Bench Admin",
-                                     role="admin")
+    admin = User.objects.create_user(
+        "bench-admin@example.com", "x", name="Bench Admin", role="admin"
+    )
     users = User.objects.bulk_create(
         User(email=f"agent{i}@example.com", name=f"Agent {i:04d}", password="!")
         for i in range(USERS)
@@ -63,8 +64,7 @@ def seed() -> tuple[str, Client]:
 def main() -> None:
     setup_test_environment()
     connection.settings_dict["TEST"]["NAME"] = "bench_parley"  # never the tests' database
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True,
-                                                  serialize=False)
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
     try:
         secret, session_client = seed()
         bearer = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
@@ -73,10 +73,12 @@ def main() -> None:
             "GET /api/v1/me/ (bearer token)": lambda: bearer.get("/api/v1/me/"),
             "GET /api/v1/me/ (session)": lambda: session_client.get("/api/v1/me/"),
             f"GET /api/v1/users/ (page of 50 of {USERS}, teams)": lambda: bearer.get(
-                "/api/v1/users/"),
+                "/api/v1/users/"
+            ),
             "GET /api/v1/teams/ (20 teams, all members)": lambda: bearer.get("/api/v1/teams/"),
             "GET /accounts/admin/users/ (page of 50, HTML)": lambda: session_client.get(
-                "/accounts/admin/users/"),
+                "/accounts/admin/users/"
+            ),
         }
         results = {name: median_ms(call) for name, call in cases.items()}
         baseline = next(iter(results.values()))
@@ -84,8 +86,10 @@ def main() -> None:
         for name, call in cases.items():
             with CaptureQueriesContext(connection) as ctx:
                 call()
-            print(f"{name:<52} {results[name]:>10.2f} {results[name] / baseline:>11.1f} "
-                  f"{len(ctx.captured_queries):>8}")
+            print(
+                f"{name:<52} {results[name]:>10.2f} {results[name] / baseline:>11.1f} "
+                f"{len(ctx.captured_queries):>8}"
+            )
         print(f"\nrepeat={REPEAT} users={USERS} database={connection.vendor}")
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
