@@ -1,10 +1,17 @@
 """Django's admin, for superusers doing support work. Day-to-day management is in our own
-admin pages (accounts/views), which go through the actions and the audit log."""
+admin pages (accounts/views), which go through the actions and the audit log, so here the
+fields those actions own (role, active flag, tokens, invitations) are read-only, and a
+password set here ends the user's sessions like any other password change."""
+
+from typing import Any
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.http import HttpRequest
 
+from accounts.actions import record_password_change
 from accounts.models import ApiToken, AuditEntry, Invitation, Team, User
+from accounts.origin import Origin
 
 
 @admin.register(User)
@@ -13,7 +20,14 @@ class UserAdmin(BaseUserAdmin):
     list_display = ["email", "name", "role", "availability", "is_active", "last_seen_at"]
     list_filter = ["role", "is_active", "availability"]
     search_fields = ["email", "name"]
-    readonly_fields = ["last_seen_at", "date_joined", "deactivated_at"]
+    readonly_fields = [
+        "email",
+        "role",
+        "is_active",
+        "last_seen_at",
+        "date_joined",
+        "deactivated_at",
+    ]
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         ("Profile", {"fields": ("name", "avatar", "time_zone", "availability")}),
@@ -28,6 +42,27 @@ class UserAdmin(BaseUserAdmin):
     )
     filter_horizontal = ()
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return [] if obj is None else self.readonly_fields
+
+    def user_change_password(self, request: HttpRequest, id: str, form_url: str = "") -> Any:
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and response.status_code == 302:
+            user = User.objects.get(pk=id)
+            record_password_change(user=user, origin=Origin.from_request(request), reset=True)
+        return response
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
 
 @admin.register(Team)
 class TeamAdmin(admin.ModelAdmin):
@@ -37,7 +72,7 @@ class TeamAdmin(admin.ModelAdmin):
 
 
 @admin.register(Invitation)
-class InvitationAdmin(admin.ModelAdmin):
+class InvitationAdmin(ReadOnlyAdmin):
     list_display = [
         "email",
         "role",
@@ -49,28 +84,17 @@ class InvitationAdmin(admin.ModelAdmin):
     ]
     search_fields = ["email"]
     exclude = ["nonce"]
-    readonly_fields = ["accepted_user", "accepted_at"]
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(ReadOnlyAdmin):
     list_display = ["name", "user", "prefix", "created_at", "last_used_at", "revoked_at"]
     search_fields = ["name", "user__email"]
     exclude = ["token_hash"]
-    readonly_fields = ["prefix", "user", "created_at", "last_used_at"]
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "actor_email", "action", "target_repr", "ip_address"]
     list_filter = ["action"]
     search_fields = ["actor_email", "target_repr"]
-
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import zoneinfo
 from functools import partial
 from typing import Any
@@ -14,15 +15,50 @@ ALLOWED_AVATAR_FORMATS = {"PNG", "JPEG", "GIF", "WEBP"}
 TIME_ZONE_CHOICES = [(tz, tz.replace("_", " ")) for tz in sorted(zoneinfo.available_timezones())]
 
 
+MAX_ID = 2**63 - 1
+EARLIEST_DATE = dt.date(2000, 1, 1)
+LATEST_DATE = dt.date(9999, 12, 30)
+
+
+def _is_id(value: object) -> bool:
+    try:
+        return 0 < int(str(value)) <= MAX_ID
+    except ValueError:
+        return False
+
+
+class IdChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
+    """Refuses ids out of the database's range as an invalid choice instead of letting
+    the lookup overflow (SQLite raises OverflowError, a 500)."""
+
+    def to_python(self, value: Any) -> Any:
+        if value not in self.empty_values and not _is_id(value):
+            raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
+        return super().to_python(value)
+
+
+class IdMultipleChoiceField(forms.ModelMultipleChoiceField):  # type: ignore[type-arg]
+    def _check_values(self, value: Any) -> Any:
+        for pk in value if isinstance(value, list | tuple) else []:
+            if not _is_id(pk):
+                raise ValidationError(
+                    self.error_messages["invalid_pk_value"],
+                    code="invalid_pk_value",
+                    params={"pk": pk},
+                )
+        return super()._check_values(value)  # type: ignore[misc]
+
+
 class SignInForm(AuthenticationForm):
     username = forms.EmailField(
         label="Email",
         widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
     )
+    # Deactivated accounts fail authentication itself (ModelBackend), so they get this
+    # message too and we do not reveal that the account exists.
     error_messages = {
         **AuthenticationForm.error_messages,
         "invalid_login": "That email and password do not match an active account.",
-        "inactive": "This account has been deactivated. Ask an admin to reactivate it.",
     }
 
 
@@ -69,12 +105,12 @@ class AcceptInvitationForm(forms.Form):
 
 
 class InviteForm(forms.Form):
-    email = forms.EmailField(label="Email address")
+    email = forms.EmailField(label="Email address", max_length=254)
     name = forms.CharField(label="Name (optional)", max_length=120, required=False)
     role = forms.ChoiceField(
         choices=User.Role.choices, initial=User.Role.AGENT, widget=forms.RadioSelect
     )
-    teams = forms.ModelMultipleChoiceField(
+    teams = IdMultipleChoiceField(
         queryset=Team.objects.all(), required=False, widget=forms.CheckboxSelectMultiple
     )
 
@@ -86,7 +122,7 @@ class RoleForm(forms.Form):
 class TeamForm(forms.Form):
     name = forms.CharField(max_length=80)
     description = forms.CharField(max_length=240, required=False)
-    members = forms.ModelMultipleChoiceField(
+    members = IdMultipleChoiceField(
         queryset=User.objects.filter(is_active=True),
         required=False,
         widget=forms.CheckboxSelectMultiple,
@@ -123,9 +159,7 @@ class AuditFilterForm(forms.Form):
     action = forms.ChoiceField(
         choices=[("", "All actions"), *AuditEntry.Action.choices], required=False
     )
-    actor = forms.ModelChoiceField(
-        queryset=User.objects.all(), required=False, empty_label="Anyone"
-    )
+    actor = IdChoiceField(queryset=User.objects.all(), required=False, empty_label="Anyone")
     q = forms.CharField(label="Target contains", required=False, max_length=100)
     since = forms.DateField(
         label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
@@ -133,3 +167,18 @@ class AuditFilterForm(forms.Form):
     until = forms.DateField(
         label="To", required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
+    # Set by links such as a user's "full history"; not shown in the filter bar.
+    target_type = forms.CharField(required=False, max_length=40, widget=forms.HiddenInput)
+    target_id = forms.CharField(required=False, max_length=40, widget=forms.HiddenInput)
+
+    def _bounded(self, name: str) -> dt.date | None:
+        value = self.cleaned_data.get(name)
+        if value is not None and not EARLIEST_DATE <= value <= LATEST_DATE:
+            raise ValidationError("Choose a date between 2000 and 9999.")
+        return value
+
+    def clean_since(self) -> dt.date | None:
+        return self._bounded("since")
+
+    def clean_until(self) -> dt.date | None:
+        return self._bounded("until")

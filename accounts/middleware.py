@@ -4,7 +4,6 @@ import zoneinfo
 from collections.abc import Callable
 from datetime import timedelta
 
-from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
@@ -23,16 +22,15 @@ class ActiveUserMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = request.user
+        # A deactivated user is never authenticated here: ModelBackend.get_user() refuses
+        # inactive users, and their session rows are deleted at deactivation anyway.
         if user.is_authenticated:
             assert isinstance(user, User)
-            if not user.is_active:
-                logout(request)
-            else:
-                _activate_time_zone(user.time_zone)
-                now = timezone.now()
-                if user.last_seen_at is None or now - user.last_seen_at > LAST_SEEN_RESOLUTION:
-                    User.objects.filter(pk=user.pk).update(last_seen_at=now)
-                    user.last_seen_at = now
+            _activate_time_zone(user.time_zone)
+            now = timezone.now()
+            if user.last_seen_at is None or now - user.last_seen_at > LAST_SEEN_RESOLUTION:
+                User.objects.filter(pk=user.pk).update(last_seen_at=now)
+                user.last_seen_at = now
         try:
             return self.get_response(request)
         finally:

@@ -206,8 +206,8 @@ class ApiToken(models.Model):
 
 
 class UserSession(AbstractBaseSession):
-    """Django's database session plus the user it belongs to, so that deactivation,
-    password change and sign-out everywhere can end a user's sessions at once."""
+    """Django's database session plus the user it belongs to, so that deactivation and
+    password changes can end a user's sessions at once."""
 
     user_id = models.BigIntegerField(null=True, db_index=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
@@ -229,7 +229,6 @@ class AuditEntry(models.Model):
         INVITATION_REVOKED = "invitation.revoked", "Revoked an invitation"
         INVITATION_ACCEPTED = "invitation.accepted", "Accepted an invitation"
         ROLE_CHANGED = "user.role_changed", "Changed a role"
-        USER_UPDATED = "user.updated", "Updated a user"
         USER_DEACTIVATED = "user.deactivated", "Deactivated a user"
         USER_REACTIVATED = "user.reactivated", "Reactivated a user"
         TEAM_CREATED = "team.created", "Created a team"

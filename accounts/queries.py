@@ -12,7 +12,10 @@ from accounts.models import ApiToken, AuditEntry, Invitation, Team, User
 
 
 def users_for_admin(*, status: str = "active", q: str = "") -> QuerySet[User]:
+    """`status`: active (also for unknown values), deactivated or all."""
     users = User.objects.prefetch_related(Prefetch("teams", queryset=Team.objects.only("name")))
+    if status not in {"active", "deactivated", "all"}:
+        status = "active"
     if status == "active":
         users = users.filter(is_active=True)
     elif status == "deactivated":

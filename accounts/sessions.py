@@ -1,7 +1,7 @@
 """Session engine: Django's database sessions, with the owner's id on each row.
 
 Set as SESSION_ENGINE. Keeping `user_id` on the row lets `end_user_sessions` delete every
-session of a user in one statement (deactivation, password change, sign-out everywhere).
+session of a user in one statement (deactivation, password change and reset).
 """
 
 from __future__ import annotations

@@ -7,11 +7,14 @@ sign-out, password change and deactivation can close them at once.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
+
+logger = logging.getLogger(__name__)
 
 
 def user_group(user_id: int) -> str:
@@ -25,10 +28,16 @@ def publish_to_user_on_commit(user_id: int, message: dict[str, Any]) -> None:
 
     def send() -> None:
         layer = get_channel_layer()
-        if layer is not None:
+        if layer is None:
+            return
+        try:
             async_to_sync(layer.group_send)(user_group(user_id), message)
+        except Exception:
+            # A Redis outage must not fail the write that already committed (or a
+            # sign-out); sockets that miss this are refused when they reconnect.
+            logger.exception("could not publish %s to user %s", message.get("type"), user_id)
 
-    transaction.on_commit(send)
+    transaction.on_commit(send, robust=True)
 
 
 def end_user_sockets_on_commit(

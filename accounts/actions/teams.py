@@ -55,8 +55,8 @@ def update_team(
     description: str | None = None,
     members: Iterable[User] | None = None,
 ) -> Team:
-    """Rename and/or set the members (the whole list). Raises AccountsError on a taken
-    or empty name."""
+    """Rename and/or set the active members (the whole list; deactivated members are kept).
+    Raises AccountsError on a taken or empty name."""
     try:
         with transaction.atomic():
             team = Team.objects.select_for_update().get(pk=team.pk)
@@ -74,7 +74,10 @@ def update_team(
             team.save()
             if members is not None:
                 before = set(team.members.values_list("pk", flat=True))
-                after = {m.pk for m in members}
+                # Pickers only offer active users: deactivated members stay in the team
+                # (they are back in it if reactivated) unless removed explicitly elsewhere.
+                inactive = set(team.members.filter(is_active=False).values_list("pk", flat=True))
+                after = {m.pk for m in members} | inactive
                 if before != after:
                     team.members.set(list(after))
                     changes["added"] = sorted(after - before)

@@ -9,7 +9,7 @@ from django.utils import timezone
 from accounts.actions.audit import record_audit
 from accounts.actions.errors import AccountsError
 from accounts.actions.sessions import end_user_sessions
-from accounts.models import ApiToken, AuditEntry, User
+from accounts.models import ApiToken, AuditEntry, Invitation, User
 from accounts.origin import Origin
 from inbox.events import publish_to_user_on_commit
 
@@ -21,6 +21,28 @@ def _other_active_admins(user: User) -> bool:
         .exclude(pk=user.pk)
         .exists()
     )
+
+
+def _withdraw_invitations_sent_by(*, user: User, actor: User, origin: Origin) -> int:
+    """An admin who loses their power must not keep it through links they sent (for
+    example an admin invitation to their own second address)."""
+    pending = list(
+        Invitation.objects.select_for_update().filter(
+            invited_by=user, accepted_at__isnull=True, revoked_at__isnull=True
+        )
+    )
+    now = timezone.now()
+    for invitation in pending:
+        invitation.revoked_at = now
+        invitation.save(update_fields=["revoked_at"])
+        record_audit(
+            actor=actor,
+            action=AuditEntry.Action.INVITATION_REVOKED,
+            target=invitation,
+            origin=origin,
+            details={"email": invitation.email, "why": "inviter lost admin"},
+        )
+    return len(pending)
 
 
 def change_role(*, user: User, role: str, actor: User, origin: Origin) -> User:
@@ -36,12 +58,17 @@ def change_role(*, user: User, role: str, actor: User, origin: Origin) -> User:
         previous = user.role
         user.role = role
         user.save(update_fields=["role"])
+        details: dict[str, object] = {"from": previous, "to": role}
+        if previous == User.Role.ADMIN:
+            details["invitations_withdrawn"] = _withdraw_invitations_sent_by(
+                user=user, actor=actor, origin=origin
+            )
         record_audit(
             actor=actor,
             action=AuditEntry.Action.ROLE_CHANGED,
             target=user,
             origin=origin,
-            details={"from": previous, "to": role},
+            details=details,
         )
     return user
 
@@ -65,12 +92,17 @@ def deactivate_user(*, user: User, actor: User, origin: Origin) -> User:
         user.save(update_fields=["is_active", "deactivated_at", "availability"])
         sessions = end_user_sessions(user=user, reason="deactivated")
         tokens = ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=now)
+        invitations = _withdraw_invitations_sent_by(user=user, actor=actor, origin=origin)
         record_audit(
             actor=actor,
             action=AuditEntry.Action.USER_DEACTIVATED,
             target=user,
             origin=origin,
-            details={"sessions_ended": sessions, "tokens_revoked": tokens},
+            details={
+                "sessions_ended": sessions,
+                "tokens_revoked": tokens,
+                "invitations_withdrawn": invitations,
+            },
         )
     return user
 

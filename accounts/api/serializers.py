@@ -4,7 +4,8 @@ from typing import Any
 
 from rest_framework import serializers
 
-from accounts.models import ApiToken, AuditEntry, Invitation, Team, User
+from accounts.forms import MAX_ID
+from accounts.models import ApiToken, AuditEntry, Invitation, Team, User, validate_time_zone
 
 
 class TeamRefSerializer(serializers.ModelSerializer[Team]):
@@ -45,7 +46,9 @@ class UserUpdateSerializer(serializers.Serializer[Any]):
 
 class MeUpdateSerializer(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=120, required=False)
-    time_zone = serializers.CharField(max_length=64, required=False)
+    time_zone = serializers.CharField(
+        max_length=64, required=False, validators=[validate_time_zone]
+    )
     availability = serializers.ChoiceField(choices=User.Availability.choices, required=False)
 
 
@@ -76,10 +79,12 @@ class InvitationSerializer(serializers.ModelSerializer[Invitation]):
 
 
 class InvitationCreateSerializer(serializers.Serializer[Any]):
-    email = serializers.EmailField()
+    email = serializers.EmailField(max_length=254)
     name = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
     role = serializers.ChoiceField(choices=User.Role.choices, default=User.Role.AGENT)
-    team_ids = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
+    team_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID), required=False, default=list
+    )
 
 
 class TeamSerializer(serializers.ModelSerializer[Team]):
@@ -97,7 +102,9 @@ class TeamSerializer(serializers.ModelSerializer[Team]):
 class TeamWriteSerializer(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=80, required=False)
     description = serializers.CharField(max_length=240, required=False, allow_blank=True)
-    member_ids = serializers.ListField(child=serializers.IntegerField(), required=False)
+    member_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID), required=False
+    )
 
 
 class ApiTokenSerializer(serializers.ModelSerializer[ApiToken]):

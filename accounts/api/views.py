@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
 from django.db.models import QuerySet
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -44,14 +44,17 @@ class MeView(APIView):
         data.is_valid(raise_exception=True)
         me = _me(request)
         try:
-            if "availability" in data.validated_data:
-                actions.set_availability(user=me, availability=data.validated_data["availability"])
-            if {"name", "time_zone"} & data.validated_data.keys():
-                me = actions.update_profile(
-                    user=me,
-                    name=data.validated_data.get("name", me.name),
-                    time_zone=data.validated_data.get("time_zone", me.time_zone),
-                )
+            with transaction.atomic():  # all fields or none
+                if {"name", "time_zone"} & data.validated_data.keys():
+                    me = actions.update_profile(
+                        user=me,
+                        name=data.validated_data.get("name", me.name),
+                        time_zone=data.validated_data.get("time_zone", me.time_zone),
+                    )
+                if "availability" in data.validated_data:
+                    actions.set_availability(
+                        user=me, availability=data.validated_data["availability"]
+                    )
         except actions.AccountsError as exc:
             raise _refuse(exc) from exc
         except DjangoValidationError as exc:
@@ -265,7 +268,7 @@ class ApiTokenViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     @extend_schema(responses={204: None})
     def destroy(self, request: Request, pk: str | None = None) -> Response:
-        token = get_object_or_404(self.get_queryset(), pk=pk)
+        token = self.get_object()
         actions.revoke_api_token(
             token=token, actor=_me(request), origin=Origin.from_request(request)
         )

@@ -14,8 +14,12 @@ from accounts.permissions import admin_required
 @admin_required
 def audit_log(request: HttpRequest) -> HttpResponse:
     form = AuditFilterForm(request.GET or None)
-    filters = queries.audit_filters_from(form.cleaned_data) if form.is_valid() else {}
-    page = Paginator(queries.audit_entries(**filters), 50).get_page(request.GET.get("page"))
+    if form.is_bound and not form.is_valid():
+        entries = queries.audit_entries().none()  # show the errors, not an unfiltered list
+    else:
+        filters = queries.audit_filters_from(form.cleaned_data) if form.is_bound else {}
+        entries = queries.audit_entries(**filters)
+    page = Paginator(entries, 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     return render(

@@ -11,6 +11,7 @@ from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
@@ -19,7 +20,6 @@ from accounts import actions
 from accounts.forms import AcceptInvitationForm, QueuedPasswordResetForm, SignInForm
 from accounts.models import User
 from accounts.origin import Origin
-from inbox.events import end_user_sockets_on_commit
 
 
 def start_session(request: HttpRequest, user: User) -> None:
@@ -45,13 +45,13 @@ class SignInView(auth_views.LoginView):
 
 @require_POST
 def sign_out(request: HttpRequest) -> HttpResponse:
-    user = request.user
-    if user.is_authenticated:
-        end_user_sockets_on_commit(
-            user.pk, reason="signed_out", only_session_key=request.session.session_key
-        )
-        logout(request)
+    logout(request)  # accounts.apps closes this session's sockets (user_logged_out)
     messages.info(request, "You are signed out.")
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(
+        target, {request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(target)
     return redirect("accounts:login")
 
 
@@ -91,7 +91,8 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
         actions.record_password_change(
             user=user, origin=Origin.from_request(self.request), reset=True
         )
-        del self.request.session[auth_views.INTERNAL_RESET_SESSION_TOKEN]
+        # The user's sessions are gone, possibly this one too: start this browser afresh.
+        self.request.session.flush()
         messages.success(self.request, "Your password is set. Sign in with it now.")
         return HttpResponseRedirect(self.get_success_url())
 
@@ -112,7 +113,12 @@ def accept_invitation(request: HttpRequest, token: str) -> HttpResponse:
             status=410,
         )
     if request.user.is_authenticated:
-        logout(request)
+        # Never sign someone out on a GET a third-party page could trigger: ask instead.
+        return render(
+            request,
+            "accounts/invitation_signed_in.html",
+            {"invitation": invitation, "next": request.get_full_path()},
+        )
     form = AcceptInvitationForm(request.POST or None, initial={"name": invitation.name})
     if request.method == "POST" and form.is_valid():
         try:

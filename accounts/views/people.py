@@ -20,7 +20,7 @@ from accounts.permissions import admin_required
 def user_list(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "active")
     if status not in {"active", "deactivated", "all"}:
-        status = "active"
+        status = "active"  # as queries.users_for_admin treats it
     q = request.GET.get("q", "").strip()[:100]
     page = Paginator(queries.users_for_admin(status=status, q=q), 50).get_page(
         request.GET.get("page")

@@ -105,7 +105,7 @@ def test_deactivation_ends_sessions_and_tokens_but_keeps_the_user(
     assert agent_api.get("/api/v1/me/").status_code == 401
     assert not ApiToken.objects.filter(user=agent, revoked_at__isnull=True).exists()
     entry = AuditEntry.objects.get(action="user.deactivated")
-    assert entry.details == {"sessions_ended": 1, "tokens_revoked": 1}
+    assert entry.details == {"sessions_ended": 1, "tokens_revoked": 1, "invitations_withdrawn": 0}
 
     response = admin_web.post(f"/accounts/admin/users/{agent.pk}/reactivate/")
     agent.refresh_from_db()
@@ -196,3 +196,30 @@ def test_django_admin_is_for_superusers_only(
     assert agent_web.get("/django-admin/").status_code == 302  # to the admin login
     User.objects.filter(pk=admin.pk).update(is_staff=True, is_superuser=True)
     assert admin_web.get("/django-admin/accounts/user/").status_code == 200
+
+
+def test_django_admin_cannot_bypass_the_actions(
+    admin_web: Client, admin: User, agent: User, api
+) -> None:
+    User.objects.filter(pk=admin.pk).update(is_staff=True, is_superuser=True)
+    api(agent)
+    token = ApiToken.objects.get(user=agent)
+    page = admin_web.get(f"/django-admin/accounts/apitoken/{token.pk}/change/")
+    assert page.status_code == 200 and b'name="revoked_at"' not in page.content  # read-only
+    page = admin_web.get(f"/django-admin/accounts/user/{agent.pk}/change/")
+    assert b'name="role"' not in page.content and b'name="is_active"' not in page.content
+
+    agent_client = Client()
+    agent_client.post("/accounts/signin/", {"username": agent.email, "password": PASSWORD})
+    response = admin_web.post(
+        f"/django-admin/accounts/user/{agent.pk}/password/",
+        {
+            "password1": "set-by-support-123",
+            "password2": "set-by-support-123",
+            "usable_password": "true",
+        },
+    )
+    assert response.status_code == 302
+    assert agent_client.get("/inbox/").status_code == 302
+    assert not UserSession.objects.filter(user_id=agent.pk).exists()
+    assert AuditEntry.objects.filter(action="user.password_reset", target_id=str(agent.pk)).exists()

@@ -136,3 +136,19 @@ async def test_password_change_closes_the_other_sessions_sockets() -> None:
     await laptop_socket.send_json_to({"type": "ping"})
     assert await laptop_socket.receive_json_from(timeout=5) == {"type": "pong"}
     await laptop_socket.disconnect()
+
+
+async def test_deactivation_and_sign_out_survive_a_lost_message() -> None:
+    """The channel layer may drop the session.ended message; the socket of an ended
+    session is still refused when it reconnects."""
+    agent = await sync_to_async(UserFactory)()
+    session_id = await sync_to_async(signed_in_cookie)(agent)
+
+    def sign_out_without_publishing() -> None:
+        from accounts.models import UserSession
+
+        UserSession.objects.filter(session_key=session_id).delete()
+
+    await sync_to_async(sign_out_without_publishing)()
+    _, connected, code = await connect(session_id)
+    assert not connected and code == 4001
