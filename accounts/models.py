@@ -238,6 +238,9 @@ class AuditEntry(models.Model):
         TOKEN_REVOKED = "token.revoked", "Revoked an API token"
         PASSWORD_CHANGED = "user.password_changed", "Changed their password"
         PASSWORD_RESET = "user.password_reset", "Reset their password"
+        INBOX_CREATED = "inbox.created", "Created an inbox"
+        INBOX_UPDATED = "inbox.updated", "Updated an inbox"
+        INBOX_ACCESS_CHANGED = "inbox.access_changed", "Changed who sees an inbox"
 
     actor = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
     actor_email = models.CharField(max_length=254, blank=True)

@@ -1,46 +1,230 @@
-"""Websocket consumers. Thin: authenticate at connect, join the groups, forward events.
+"""The agent websocket, `/ws/agent/` (protocol: docs/realtime.md).
 
-The agent protocol (resume, per-inbox streams) arrives with the inbox; what is here is the
-part accounts rely on: a socket belongs to a signed-in, active user and closes when that
-user's session ends (sign-out, password change, deactivation).
+Thin by design: authenticate at connect, join the groups `socket_groups()` computes, forward
+event frames as the text they were published with (no ORM work per forwarded event), and
+relay rate-limited ephemeral frames (typing, viewing) to the other agents of an inbox.
 """
 
 from __future__ import annotations
 
+import json
+import time
+from collections import deque
 from typing import Any
 
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
 
-from inbox.events import user_group
+from inbox.events import inbox_group, user_group
 
 CLOSE_UNAUTHENTICATED = 4001
 CLOSE_SESSION_ENDED = 4003
+MAX_REPLAY = 5000
+SENT_IDS_KEPT = MAX_REPLAY + 1000
+EPHEMERAL_BURST = 10  # frames per socket
+EPHEMERAL_WINDOW = 10.0  # seconds
+TYPING_MIN_INTERVAL = 2.0  # seconds between forwarded "typing start" per conversation
 
 
-class AgentConsumer(AsyncJsonWebsocketConsumer):
-    groups: list[str] = []
+def _visible_inbox_ids(user: Any) -> list[int]:
+    from inbox.queries.access import visible_inbox_ids
 
+    user.refresh_from_db(fields=["role", "is_active"])
+    return visible_inbox_ids(user) if user.is_active else []
+
+
+def _replay(user_id: int, inbox_ids: list[int], after: int) -> tuple[str, list[tuple[int, str]]]:
+    """("ok", [(id, frame)…]) or ("resync", []) when the log no longer reaches `after`."""
+    from inbox.events import frame_text, inbox_stream, user_stream
+    from inbox.models import Event, EventCounter
+
+    last = EventCounter.objects.get(pk=1).last_id
+    if after >= last:
+        return "ok", []
+    oldest = Event.objects.order_by("id").values_list("id", flat=True).first()
+    if oldest is None or after < oldest - 1:
+        return "resync", []
+    streams = [inbox_stream(i) for i in inbox_ids] + [user_stream(user_id)]
+    events = list(
+        Event.objects.filter(id__gt=after, stream__in=streams).order_by("id")[: MAX_REPLAY + 1]
+    )
+    if len(events) > MAX_REPLAY:
+        return "resync", []
+    return "ok", [(e.id, frame_text(e)) for e in events]
+
+
+def _conversation_inbox(conversation_id: int) -> int | None:
+    from inbox.models import Conversation
+
+    return (
+        Conversation.objects.filter(pk=conversation_id).values_list("inbox_id", flat=True).first()
+    )
+
+
+class AgentConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated or not user.is_active:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        self.user_id = user.pk
+        self.user = user
         session = self.scope.get("session")
         self.session_key = session.session_key if session is not None else None
-        self.joined = [user_group(user.pk)]
-        for group in self.joined:
-            await self.channel_layer.group_add(group, self.channel_name)
+        self.inbox_ids: list[int] = []
+        self.groups_joined: set[str] = set()
+        self.replaying = False
+        self.buffered: list[tuple[int, str]] = []
+        # Ids already sent, to drop the overlap between a replay and the live stream.
+        # Live frames may arrive slightly out of id order (publishers race after commit),
+        # so this is a set of recent ids, not a high-water mark.
+        self.sent_ids: set[int] = set()
+        self.sent_order: deque[int] = deque()
+        self.ephemeral_times: deque[float] = deque()
+        self.typing_sent: dict[int, float] = {}
+        self.conversation_inboxes: dict[int, int | None] = {}
         await self.accept()
-        await self.send_json({"type": "hello", "user_id": user.pk})
+        await self._follow_inboxes()
+        await self._send({"type": "hello", "user_id": user.pk, "inbox_ids": self.inbox_ids})
+
+    async def _follow_inboxes(self) -> list[int]:
+        inbox_ids = await database_sync_to_async(_visible_inbox_ids)(self.user)
+        wanted = {user_group(self.user.pk)} | {inbox_group(i) for i in inbox_ids}
+        for group in wanted - self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        for group in self.groups_joined - wanted:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        gained = sorted(set(inbox_ids) - set(self.inbox_ids))
+        self.groups_joined, self.inbox_ids = wanted, sorted(inbox_ids)
+        return gained
 
     async def disconnect(self, code: int) -> None:
-        for group in getattr(self, "joined", []):
+        for group in getattr(self, "groups_joined", set()):
             await self.channel_layer.group_discard(group, self.channel_name)
+        for conversation_id, inbox_id in getattr(self, "viewing", {}).items():
+            await self._ephemeral(
+                inbox_id, {"type": "viewing", "conversation_id": conversation_id, "state": "closed"}
+            )
 
-    async def receive_json(self, content: Any, **kwargs: Any) -> None:
-        if isinstance(content, dict) and content.get("type") == "ping":
-            await self.send_json({"type": "pong"})
+    async def _send(self, payload: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(payload, separators=(",", ":")))
+
+    async def _error(self, message: str) -> None:
+        await self._send({"type": "error", "error": message})
+
+    # --- client → server -----------------------------------------------------------
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        try:
+            content = json.loads(text_data or "")
+        except ValueError:
+            await self._error("Frames must be JSON objects.")
+            return
+        if not isinstance(content, dict):
+            await self._error("Frames must be JSON objects.")
+            return
+        kind = content.get("type")
+        if "resume_from" in content and kind in (None, "resume"):
+            await self._resume(content["resume_from"])
+        elif kind == "ping":
+            await self._send({"type": "pong"})
+        elif kind in ("typing", "viewing"):
+            await self._relay(kind, content)
+        else:
+            await self._error(f"Unknown frame type: {str(kind)[:40]!r}.")
+
+    async def _resume(self, after: Any) -> None:
+        if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+            await self._error("resume_from must be a non-negative integer event id.")
+            return
+        self.replaying, self.buffered = True, []
+        try:
+            status, frames = await database_sync_to_async(_replay)(
+                self.user.pk, self.inbox_ids, after
+            )
+            if status == "resync":
+                await self._send({"type": "resync"})
+                return
+            for event_id, text in frames:
+                await self._send_event(event_id, text)
+            await self._send({"type": "resumed", "after": after, "replayed": len(frames)})
+        finally:
+            self.replaying = False
+            buffered, self.buffered = self.buffered, []
+            for event_id, text in buffered:
+                await self._send_event(event_id, text)
+
+    async def _send_event(self, event_id: int, text: str) -> None:
+        if event_id in self.sent_ids:
+            return
+        await self.send(text_data=text)
+        self.sent_ids.add(event_id)
+        self.sent_order.append(event_id)
+        if len(self.sent_order) > SENT_IDS_KEPT:
+            self.sent_ids.discard(self.sent_order.popleft())
+
+    async def _relay(self, kind: str, content: dict[str, Any]) -> None:
+        conversation_id = content.get("conversation_id")
+        state = content.get("state")
+        valid_states = {"typing": {"start", "stop"}, "viewing": {"opened", "closed"}}[kind]
+        if not isinstance(conversation_id, int) or state not in valid_states:
+            await self._error(
+                f"{kind} needs an integer conversation_id and a state in {sorted(valid_states)}."
+            )
+            return
+        if conversation_id not in self.conversation_inboxes:
+            self.conversation_inboxes[conversation_id] = await database_sync_to_async(
+                _conversation_inbox
+            )(conversation_id)
+        inbox_id = self.conversation_inboxes[conversation_id]
+        if inbox_id is None or inbox_id not in self.inbox_ids:
+            await self._error("No such conversation.")
+            return
+        now = time.monotonic()
+        if kind == "typing" and state == "start":
+            if now - self.typing_sent.get(conversation_id, -1e9) < TYPING_MIN_INTERVAL:
+                return  # still typing; already told
+            self.typing_sent[conversation_id] = now
+        elif kind == "typing":
+            self.typing_sent.pop(conversation_id, None)
+        while self.ephemeral_times and now - self.ephemeral_times[0] > EPHEMERAL_WINDOW:
+            self.ephemeral_times.popleft()
+        if len(self.ephemeral_times) >= EPHEMERAL_BURST:
+            return  # a burst: dropped, not fanned out
+        self.ephemeral_times.append(now)
+        viewing = self.__dict__.setdefault("viewing", {})
+        if kind == "viewing":
+            if state == "opened":
+                viewing[conversation_id] = inbox_id
+            else:
+                viewing.pop(conversation_id, None)
+        await self._ephemeral(
+            inbox_id, {"type": kind, "conversation_id": conversation_id, "state": state}
+        )
+
+    async def _ephemeral(self, inbox_id: int, frame: dict[str, Any]) -> None:
+        frame["user"] = {"id": self.user.pk, "name": self.user.name}
+        await self.channel_layer.group_send(
+            inbox_group(inbox_id),
+            {
+                "type": "ephemeral.frame",
+                "sender": self.channel_name,
+                "text": json.dumps(frame, separators=(",", ":")),
+            },
+        )
+
+    # --- server → client (channel layer handlers) ---------------------------------------
+    async def event_frame(self, message: dict[str, Any]) -> None:
+        if self.replaying:
+            self.buffered.append((message["id"], message["text"]))
+            return
+        await self._send_event(message["id"], message["text"])
+
+    async def ephemeral_frame(self, message: dict[str, Any]) -> None:
+        if message["sender"] != self.channel_name:
+            await self.send(text_data=message["text"])
+
+    async def membership_changed(self, message: dict[str, Any]) -> None:
+        gained = await self._follow_inboxes()
+        await self._send({"type": "inboxes", "inbox_ids": self.inbox_ids, "gained": gained})
 
     async def session_ended(self, message: dict[str, Any]) -> None:
         only = message.get("only_session_key")
@@ -48,8 +232,8 @@ class AgentConsumer(AsyncJsonWebsocketConsumer):
             return
         if self.session_key in message.get("keep_session_keys", []):
             return
-        await self.send_json({"type": "session.ended", "reason": message.get("reason")})
+        await self._send({"type": "session.ended", "reason": message.get("reason")})
         await self.close(code=CLOSE_SESSION_ENDED)
 
     async def user_availability(self, message: dict[str, Any]) -> None:
-        await self.send_json({"type": "user.availability", "availability": message["availability"]})
+        await self._send({"type": "user.availability", "availability": message["availability"]})

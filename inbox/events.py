@@ -1,18 +1,33 @@
-"""Group names and publish-after-commit helpers for the realtime layer.
+"""The event log and realtime publishing.
 
-The inbox issue grows this into the event log (monotonic ids, resume). What is here now is
-the part accounts need: a per-user group that every socket of that user joins, so that
-sign-out, password change and deactivation can close them at once.
+Every change an agent should see is an `Event` row appended in the same transaction as the
+change, then published after commit to a channel-layer group:
+
+- `inbox.<id>` for events of an inbox (every socket of a member joins it);
+- `user.<id>` for events meant for one user (and control messages such as session.ended).
+
+Ordering: actions write inside `writing()`. Events are buffered and appended at the end of
+the outermost `writing()` block, under a lock on the single `EventCounter` row held until
+commit. So event ids are handed out in commit order and contiguous: once a client has seen
+id N, every event with a smaller id is already committed, and "resume after N" misses
+nothing. Each stream also gets a contiguous `seq`, so a client notices when the channel
+layer dropped one of its events and resumes from the log.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.db import transaction
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.utils import timezone
 
 logger = logging.getLogger(__name__)
 
@@ -22,8 +37,144 @@ def user_group(user_id: int) -> str:
     return f"user.{user_id}"
 
 
+def inbox_group(inbox_id: int) -> str:
+    """Every open socket of a user who may see the inbox joins this group."""
+    return f"inbox.{inbox_id}"
+
+
+def group_for_stream(stream: str) -> str:
+    kind, _, ident = stream.partition(":")
+    return f"{kind}.{ident}"
+
+
+def inbox_stream(inbox_id: int) -> str:
+    return f"inbox:{inbox_id}"
+
+
+def user_stream(user_id: int) -> str:
+    return f"user:{user_id}"
+
+
+@dataclass
+class _Pending:
+    stream: str
+    kind: str
+    payload: dict[str, Any]
+
+
+class NotInsideWriting(RuntimeError):
+    """record_event() was called outside `writing()`."""
+
+
+def _state() -> dict[str, Any]:
+    # Kept on the (thread-local) connection: events belong to its transaction.
+    conn = connections[DEFAULT_DB_ALIAS]
+    state = getattr(conn, "_parley_events", None)
+    if state is None:
+        state = {"depth": 0, "pending": []}
+        conn._parley_events = state  # type: ignore[attr-defined]
+    return state
+
+
+@contextmanager
+def writing() -> Iterator[None]:
+    """The transaction of a domain write. Use instead of `transaction.atomic()` in actions
+    that record events; nesting is fine (only the outermost block appends the events, and
+    an inner block that fails takes its events with it)."""
+    state = _state()
+    with transaction.atomic():
+        state["depth"] += 1
+        mark = len(state["pending"])
+        try:
+            yield
+            if state["depth"] == 1 and state["pending"]:
+                _append(state["pending"])
+        except BaseException:
+            del state["pending"][mark:]
+            raise
+        finally:
+            state["depth"] -= 1
+            if state["depth"] == 0:
+                state["pending"] = []
+
+
+def record_event(*, stream: str, kind: str, payload: dict[str, Any]) -> None:
+    """Queue an event for the surrounding `writing()` block. `payload` must be complete:
+    consumers forward it without querying."""
+    state = _state()
+    if state["depth"] == 0:
+        raise NotInsideWriting(f"record_event({kind}) outside writing()")
+    # Serialise now, so later changes to the objects cannot leak into the event.
+    state["pending"].append(
+        _Pending(stream, kind, json.loads(json.dumps(payload, cls=DjangoJSONEncoder)))
+    )
+
+
+def _append(pending: list[_Pending]) -> None:
+    from inbox.models import Event, EventCounter, EventStream
+
+    counter = EventCounter.objects.select_for_update().get(pk=1)
+    names = sorted({p.stream for p in pending})
+    for name in names:
+        EventStream.objects.get_or_create(name=name)
+    streams = {s.name: s for s in EventStream.objects.select_for_update().filter(name__in=names)}
+    now = timezone.now()
+    rows = []
+    for item in pending:
+        counter.last_id += 1
+        stream = streams[item.stream]
+        stream.last_seq += 1
+        rows.append(
+            Event(
+                id=counter.last_id,
+                stream=item.stream,
+                seq=stream.last_seq,
+                kind=item.kind,
+                payload=item.payload,
+                created_at=now,
+            )
+        )
+    Event.objects.bulk_create(rows)
+    counter.save(update_fields=["last_id"])
+    for stream in streams.values():
+        stream.save(update_fields=["last_seq"])
+    frames = [(group_for_stream(e.stream), e.id, frame_text(e)) for e in rows]
+    transaction.on_commit(lambda: _publish(frames), robust=True)
+
+
+def frame_text(event: Any) -> str:
+    """The websocket frame of an event, serialised once."""
+    return json.dumps(
+        {
+            "type": "event",
+            "id": event.id,
+            "stream": event.stream,
+            "seq": event.seq,
+            "kind": event.kind,
+            "at": event.created_at.isoformat(),
+            "payload": event.payload,
+        },
+        cls=DjangoJSONEncoder,
+        separators=(",", ":"),
+    )
+
+
+def _publish(frames: list[tuple[str, int, str]]) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        for group, event_id, text in frames:
+            async_to_sync(layer.group_send)(
+                group, {"type": "event.frame", "id": event_id, "text": text}
+            )
+    except Exception:
+        # Best effort: clients notice the gap in `seq` and resume from the log.
+        logger.exception("could not publish %d events", len(frames))
+
+
 def publish_to_user_on_commit(user_id: int, message: dict[str, Any]) -> None:
-    """Send `message` to all of a user's sockets once the surrounding transaction commits.
+    """Send a control message (not logged) to all of a user's sockets after commit.
     The channel layer is at-most-once; callers must not rely on delivery for correctness."""
 
     def send() -> None:
@@ -60,3 +211,9 @@ def end_user_sockets_on_commit(
             "only_session_key": only_session_key,
         },
     )
+
+
+def membership_changed_on_commit(user_ids: list[int]) -> None:
+    """Tell these users' open sockets to recompute which inboxes they follow."""
+    for user_id in user_ids:
+        publish_to_user_on_commit(user_id, {"type": "membership.changed"})

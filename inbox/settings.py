@@ -76,6 +76,9 @@ if not SECRET_KEY:
         raise ImproperlyConfigured("SECRET_KEY is required when INBOX_ENV=production")
     SECRET_KEY = _development_secret_key()
 
+# Fernet keys for secrets stored in the database, newest first (see inbox/crypto.py).
+ENCRYPTION_KEYS = env_list("ENCRYPTION_KEYS")
+
 DEBUG = env_bool("DEBUG", not PRODUCTION)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")

@@ -8,6 +8,7 @@ from accounts.actions.audit import record_audit
 from accounts.actions.errors import AccountsError
 from accounts.models import AuditEntry, Team, User
 from accounts.origin import Origin
+from inbox.events import membership_changed_on_commit
 
 
 def _clean_name(name: str) -> str:
@@ -34,6 +35,7 @@ def create_team(
             team = Team.objects.create(name=name, description=description.strip())
             member_list = list(members)
             team.members.set(member_list)
+            membership_changed_on_commit(sorted(m.pk for m in member_list))
             record_audit(
                 actor=actor,
                 action=AuditEntry.Action.TEAM_CREATED,
@@ -82,6 +84,8 @@ def update_team(
                     team.members.set(list(after))
                     changes["added"] = sorted(after - before)
                     changes["removed"] = sorted(before - after)
+                    # Teams grant inbox access: open sockets follow.
+                    membership_changed_on_commit(sorted(before ^ after))
             if changes:
                 record_audit(
                     actor=actor,
@@ -104,4 +108,5 @@ def delete_team(*, team: Team, actor: User, origin: Origin) -> None:
             origin=origin,
             details={"members": sorted(team.members.values_list("pk", flat=True))},
         )
+        membership_changed_on_commit(sorted(team.members.values_list("pk", flat=True)))
         team.delete()

@@ -11,7 +11,7 @@ from accounts.actions.errors import AccountsError
 from accounts.actions.sessions import end_user_sessions
 from accounts.models import ApiToken, AuditEntry, Invitation, User
 from accounts.origin import Origin
-from inbox.events import publish_to_user_on_commit
+from inbox.events import membership_changed_on_commit, publish_to_user_on_commit
 
 
 def _other_active_admins(user: User) -> bool:
@@ -58,6 +58,7 @@ def change_role(*, user: User, role: str, actor: User, origin: Origin) -> User:
         previous = user.role
         user.role = role
         user.save(update_fields=["role"])
+        membership_changed_on_commit([user.pk])  # admins see every inbox
         details: dict[str, object] = {"from": previous, "to": role}
         if previous == User.Role.ADMIN:
             details["invitations_withdrawn"] = _withdraw_invitations_sent_by(

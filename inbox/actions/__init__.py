@@ -1,0 +1,64 @@
+"""The only writers of inbox rows (see ../../shared/DESIGN.md). Keyword-only, typed; each
+runs in one `writing()` transaction that appends its events, published after commit.
+Callers have checked that the actor may see the inbox; what else is checked is in the
+docstrings. Refusals raise `InboxError` with a message safe to show."""
+
+from inbox.actions.contacts import (
+    IdentityInput,
+    find_or_create_contact,
+    merge_contacts,
+    update_contact,
+)
+from inbox.actions.conversations import (
+    assign,
+    assign_team,
+    mark_read,
+    reopen_if_snooze_due,
+    set_labels,
+    set_priority,
+    set_status,
+)
+from inbox.actions.errors import InboxError
+from inbox.actions.inboxes import (
+    create_inbox,
+    create_label,
+    delete_label,
+    set_inbox_access,
+    update_inbox,
+    update_label,
+)
+from inbox.actions.messages import (
+    AttachmentInput,
+    InboundResult,
+    add_note,
+    receive_inbound_message,
+    send_reply,
+    set_delivery_status,
+)
+
+__all__ = [
+    "AttachmentInput",
+    "IdentityInput",
+    "InboundResult",
+    "InboxError",
+    "add_note",
+    "assign",
+    "assign_team",
+    "create_inbox",
+    "create_label",
+    "delete_label",
+    "find_or_create_contact",
+    "mark_read",
+    "merge_contacts",
+    "receive_inbound_message",
+    "reopen_if_snooze_due",
+    "send_reply",
+    "set_delivery_status",
+    "set_inbox_access",
+    "set_labels",
+    "set_priority",
+    "set_status",
+    "update_contact",
+    "update_inbox",
+    "update_label",
+]

@@ -1,0 +1,85 @@
+"""Pieces every inbox action uses: the events for a changed conversation or a new message,
+and activity lines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from accounts.models import User
+from inbox.events import inbox_stream, record_event
+from inbox.models import Conversation, Message
+from inbox.payloads import (
+    CONVERSATION_PREFETCH,
+    CONVERSATION_SELECT,
+    MESSAGE_PREFETCH,
+    MESSAGE_SELECT,
+    conversation_payload,
+    message_payload,
+)
+
+
+def conversation_changed(
+    conversation: Conversation,
+    *,
+    kind: str = "conversation.updated",
+    changes: list[str] | None = None,
+) -> dict[str, Any]:
+    """Record the conversation's new state for its inbox. Returns the payload."""
+    fresh = (
+        Conversation.objects.select_related(*CONVERSATION_SELECT)
+        .prefetch_related(*CONVERSATION_PREFETCH)
+        .get(pk=conversation.pk)
+    )
+    payload = conversation_payload(fresh)
+    record_event(
+        stream=inbox_stream(fresh.inbox_id),
+        kind=kind,
+        payload={"conversation": payload, "changes": changes or []},
+    )
+    return payload
+
+
+def message_created(message: Message) -> None:
+    fresh = (
+        Message.objects.select_related(*MESSAGE_SELECT)
+        .prefetch_related(*MESSAGE_PREFETCH)
+        .get(pk=message.pk)
+    )
+    record_event(
+        stream=inbox_stream(fresh.inbox_id),
+        kind="message.created",
+        payload={"message": message_payload(fresh)},
+    )
+
+
+def message_updated(message: Message) -> None:
+    fresh = (
+        Message.objects.select_related(*MESSAGE_SELECT)
+        .prefetch_related(*MESSAGE_PREFETCH)
+        .get(pk=message.pk)
+    )
+    record_event(
+        stream=inbox_stream(fresh.inbox_id),
+        kind="message.updated",
+        payload={"message": message_payload(fresh)},
+    )
+
+
+def add_activity(
+    *, conversation: Conversation, actor: User | None, text: str, data: dict[str, Any]
+) -> Message:
+    """A system line in the thread, such as “Ana assigned this to Ben”."""
+    message = Message.objects.create(
+        conversation=conversation,
+        inbox_id=conversation.inbox_id,
+        direction=Message.Direction.OUTGOING,
+        kind=Message.Kind.ACTIVITY,
+        text=text,
+        data={**data, "actor_id": actor.pk if actor else None},
+    )
+    message_created(message)
+    return message
+
+
+def actor_name(actor: User | None) -> str:
+    return actor.name if actor else "Parley"

@@ -1,0 +1,149 @@
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from accounts.models import User
+from inbox.actions.common import conversation_changed
+from inbox.actions.errors import InboxError
+from inbox.events import inbox_stream, record_event, writing
+from inbox.models import Contact, ContactIdentity, Conversation, Inbox, Message
+from inbox.payloads import contact_payload
+
+
+@dataclass(frozen=True)
+class IdentityInput:
+    """How the source knows the sender. `kind`: email, phone or external (a provider's user
+    id, scoped to the inbox). Name, email and phone fill a new contact."""
+
+    kind: str
+    value: str
+    name: str = ""
+    email: str = ""
+    phone: str = ""
+
+
+def normalize_identity(kind: str, value: str) -> str:
+    value = value.strip()
+    if kind == ContactIdentity.Kind.EMAIL:
+        return value.lower()
+    if kind == ContactIdentity.Kind.PHONE:
+        digits = re.sub(r"[^\d+]", "", value)
+        return digits if digits.startswith("+") else f"+{digits}"
+    return value
+
+
+def _resolve(contact: Contact) -> Contact:
+    seen = set()
+    while contact.merged_into_id and contact.pk not in seen:
+        seen.add(contact.pk)
+        contact = Contact.objects.get(pk=contact.merged_into_id)
+    return contact
+
+
+def find_or_create_contact(*, inbox: Inbox, identity: IdentityInput) -> Contact:
+    """The contact a source identity belongs to, created with its identity if new.
+    Never merges on a partial match (a shared phone number is offered for merge by the UI,
+    not merged here). Raises InboxError for an empty or unknown identity."""
+    if identity.kind not in ContactIdentity.Kind.values:
+        raise InboxError("Identity kind must be email, phone or external.", field="kind")
+    value = normalize_identity(identity.kind, identity.value)
+    if not value or len(value) > 255:
+        raise InboxError("The sender's identity is empty or too long.", field="value")
+    scope = inbox if identity.kind == ContactIdentity.Kind.EXTERNAL else None
+    lookup = {"kind": identity.kind, "value": value, "inbox": scope}
+    found = ContactIdentity.objects.select_related("contact").filter(**lookup).first()
+    if found is not None:
+        return _resolve(found.contact)
+    email = identity.email or (value if identity.kind == ContactIdentity.Kind.EMAIL else "")
+    phone = identity.phone or (value if identity.kind == ContactIdentity.Kind.PHONE else "")
+    try:
+        with transaction.atomic():
+            contact = Contact.objects.create(
+                name=identity.name.strip()[:200],
+                email=email.strip().lower()[:254],
+                phone=phone[:32],
+            )
+            ContactIdentity.objects.create(contact=contact, **lookup)
+    except IntegrityError:
+        # Another delivery created the same identity meanwhile: use theirs.
+        return _resolve(ContactIdentity.objects.select_related("contact").get(**lookup).contact)
+    return contact
+
+
+CONTACT_FIELDS = {"name", "email", "phone", "notes", "custom_attributes", "is_vip", "is_blocked"}
+
+
+def _contact_inboxes(contact: Contact) -> list[int]:
+    return sorted(
+        set(Conversation.objects.filter(contact=contact).values_list("inbox_id", flat=True))
+    )
+
+
+def _contact_changed(
+    contact: Contact, kind: str = "contact.updated", extra: dict[str, Any] | None = None
+) -> None:
+    fresh = Contact.objects.prefetch_related("identities").get(pk=contact.pk)
+    payload = {"contact": contact_payload(fresh), **(extra or {})}
+    for inbox_id in _contact_inboxes(fresh):
+        record_event(stream=inbox_stream(inbox_id), kind=kind, payload=payload)
+
+
+def update_contact(*, contact: Contact, actor: User, **changes: Any) -> Contact:
+    """Update the given fields (name, email, phone, notes, custom_attributes, is_vip,
+    is_blocked). Raises InboxError for unknown fields; ValidationError for bad values."""
+    unknown = set(changes) - CONTACT_FIELDS
+    if unknown:
+        raise InboxError(f"Unknown contact fields: {', '.join(sorted(unknown))}.")
+    with writing():
+        contact = Contact.objects.select_for_update().get(pk=contact.pk)
+        for name, value in changes.items():
+            setattr(contact, name, value)
+        contact.full_clean(exclude=["avatar", "merged_into"])
+        contact.save()
+        _contact_changed(contact)
+    return contact
+
+
+def merge_contacts(*, primary: Contact, duplicate: Contact, actor: User) -> Contact:
+    """Fold `duplicate` into `primary`: its conversations, identities and messages follow;
+    blank fields of the primary are filled; the duplicate stays as a pointer. Caller checks
+    that the actor is an admin."""
+    if primary.pk == duplicate.pk:
+        raise InboxError("Choose two different contacts.")
+    with writing():
+        primary, duplicate = (
+            Contact.objects.select_for_update().get(pk=primary.pk),
+            Contact.objects.select_for_update().get(pk=duplicate.pk),
+        )
+        if primary.merged_into_id or duplicate.merged_into_id:
+            raise InboxError("One of these contacts was already merged.")
+        moved = list(Conversation.objects.filter(contact=duplicate).values_list("pk", flat=True))
+        Conversation.objects.filter(contact=duplicate).update(contact=primary)
+        Message.objects.filter(sender_contact=duplicate).update(sender_contact=primary)
+        for identity in ContactIdentity.objects.filter(contact=duplicate):
+            clash = ContactIdentity.objects.filter(
+                kind=identity.kind, value=identity.value, inbox=identity.inbox, contact=primary
+            ).exists()
+            if clash:
+                identity.delete()
+            else:
+                identity.contact = primary
+                identity.save(update_fields=["contact"])
+        for name in ("name", "email", "phone"):
+            if not getattr(primary, name) and getattr(duplicate, name):
+                setattr(primary, name, getattr(duplicate, name))
+        primary.custom_attributes = {**duplicate.custom_attributes, **primary.custom_attributes}
+        primary.is_vip = primary.is_vip or duplicate.is_vip
+        if duplicate.notes:
+            primary.notes = "\n\n".join(n for n in (primary.notes, duplicate.notes) if n)
+        primary.save()
+        duplicate.merged_into = primary
+        duplicate.save(update_fields=["merged_into", "updated_at"])
+        _contact_changed(primary, kind="contact.merged", extra={"merged_id": duplicate.pk})
+        for conversation in Conversation.objects.filter(pk__in=moved):
+            conversation_changed(conversation, changes=["contact"])
+    return primary

@@ -1,0 +1,160 @@
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from accounts.actions.audit import record_audit
+from accounts.models import AuditEntry, Team, User
+from accounts.origin import Origin
+from inbox.actions.errors import InboxError
+from inbox.events import membership_changed_on_commit
+from inbox.models import Inbox, Label
+from inbox.queries.access import inbox_audience
+
+
+def create_inbox(
+    *,
+    name: str,
+    kind: str,
+    actor: User,
+    origin: Origin,
+    settings: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+    members: Iterable[User] = (),
+    teams: Iterable[Team] = (),
+) -> Inbox:
+    if kind not in Inbox.Kind.values:
+        raise InboxError("Unknown inbox kind.", field="kind")
+    if not name.strip():
+        raise InboxError("An inbox needs a name.", field="name")
+    with transaction.atomic():
+        inbox = Inbox(name=name.strip()[:100], kind=kind, settings=settings or {})
+        inbox.set_secrets(secrets or {})
+        inbox.save()
+        inbox.members.set(list(members))
+        inbox.teams.set(list(teams))
+        record_audit(
+            actor=actor,
+            action=AuditEntry.Action.INBOX_CREATED,
+            target=inbox,
+            origin=origin,
+            details={"kind": kind},
+        )
+        membership_changed_on_commit(sorted(inbox_audience(inbox)))
+    return inbox
+
+
+def update_inbox(
+    *,
+    inbox: Inbox,
+    actor: User,
+    origin: Origin,
+    name: str | None = None,
+    settings: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+    business_hours: dict[str, Any] | None = None,
+) -> Inbox:
+    """Secrets given here are merged into the stored ones; their values are never logged."""
+    with transaction.atomic():
+        inbox = Inbox.objects.select_for_update().get(pk=inbox.pk)
+        changed = []
+        if name is not None and name.strip() and name.strip() != inbox.name:
+            inbox.name = name.strip()[:100]
+            changed.append("name")
+        if settings is not None:
+            inbox.settings = {**inbox.settings, **settings}
+            changed.append("settings")
+        if secrets:
+            inbox.set_secrets({**inbox.get_secrets(), **secrets})
+            changed.append("secrets")
+        if business_hours is not None:
+            inbox.business_hours = business_hours
+            changed.append("business_hours")
+        inbox.save()
+        if changed:
+            record_audit(
+                actor=actor,
+                action=AuditEntry.Action.INBOX_UPDATED,
+                target=inbox,
+                origin=origin,
+                details={"changed": changed},
+            )
+    return inbox
+
+
+def set_inbox_access(
+    *, inbox: Inbox, users: Iterable[User], teams: Iterable[Team], actor: User, origin: Origin
+) -> Inbox:
+    """Set who may see the inbox (the whole lists). Open sockets of everyone who gained or
+    lost it follow at once."""
+    with transaction.atomic():
+        inbox = Inbox.objects.select_for_update().get(pk=inbox.pk)
+        before = inbox_audience(inbox)
+        user_list, team_list = list(users), list(teams)
+        inbox.members.set(user_list)
+        inbox.teams.set(team_list)
+        after = inbox_audience(inbox)
+        record_audit(
+            actor=actor,
+            action=AuditEntry.Action.INBOX_ACCESS_CHANGED,
+            target=inbox,
+            origin=origin,
+            details={
+                "users": sorted(u.pk for u in user_list),
+                "teams": sorted(t.pk for t in team_list),
+            },
+        )
+        membership_changed_on_commit(sorted(before ^ after))
+    return inbox
+
+
+def _label_name(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise InboxError("A label needs a name.", field="name")
+    return name[:50]
+
+
+def _label_color(color: str) -> str:
+    import re
+
+    if not re.fullmatch(r"#[0-9a-fA-F]{6}", color):
+        raise InboxError("Use a colour like #4f46e5.", field="color")
+    return color.lower()
+
+
+def create_label(*, name: str, color: str = "#6366f1", description: str = "") -> Label:
+    try:
+        with transaction.atomic():
+            return Label.objects.create(
+                name=_label_name(name), color=_label_color(color), description=description[:200]
+            )
+    except IntegrityError as exc:
+        raise InboxError("A label with this name exists.", field="name") from exc
+
+
+def update_label(
+    *,
+    label: Label,
+    name: str | None = None,
+    color: str | None = None,
+    description: str | None = None,
+) -> Label:
+    if name is not None:
+        label.name = _label_name(name)
+    if color is not None:
+        label.color = _label_color(color)
+    if description is not None:
+        label.description = description[:200]
+    try:
+        with transaction.atomic():
+            label.save()
+    except IntegrityError as exc:
+        raise InboxError("A label with this name exists.", field="name") from exc
+    return label
+
+
+def delete_label(*, label: Label) -> None:
+    label.delete()

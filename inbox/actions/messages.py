@@ -1,0 +1,247 @@
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import nh3
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import User
+from inbox.actions.common import (
+    add_activity,
+    conversation_changed,
+    message_created,
+    message_updated,
+)
+from inbox.actions.contacts import IdentityInput, find_or_create_contact
+from inbox.actions.errors import InboxError
+from inbox.events import writing
+from inbox.models import Attachment, Contact, Conversation, Inbox, Message
+
+PREVIEW_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class AttachmentInput:
+    filename: str
+    content_type: str
+    content: bytes
+
+
+@dataclass
+class InboundResult:
+    message: Message
+    conversation: Conversation
+    created: bool  # False when the external id was already stored (a redelivery)
+    new_conversation: bool = False
+    contact: Contact | None = field(default=None)
+
+
+def sanitize_html(html: str) -> str:
+    """Customer HTML as we keep and show it: no scripts, handlers or remote loads."""
+    return nh3.clean(html, link_rel="noopener noreferrer nofollow") if html else ""
+
+
+def _preview(text: str) -> str:
+    return " ".join(text.split())[:PREVIEW_LENGTH]
+
+
+def _store_attachments(message: Message, attachments: Sequence[AttachmentInput]) -> None:
+    for item in attachments:
+        digest = hashlib.sha256(item.content).hexdigest()
+        attachment = Attachment(
+            message=message,
+            filename=item.filename[:255] or "attachment",
+            content_type=item.content_type[:100] or "application/octet-stream",
+            size=len(item.content),
+            sha256=digest,
+        )
+        attachment.file.save(f"{digest[:16]}", ContentFile(item.content), save=False)
+        attachment.save()
+
+
+def _new_conversation(
+    *, inbox: Inbox, contact: Contact, subject: str, at: datetime
+) -> Conversation:
+    locked = Inbox.objects.select_for_update().get(pk=inbox.pk)
+    locked.last_conversation_number += 1
+    locked.save(update_fields=["last_conversation_number"])
+    return Conversation.objects.create(
+        inbox=inbox,
+        contact=contact,
+        number=locked.last_conversation_number,
+        subject=subject[:300],
+        last_activity_at=at,
+        created_at=at,
+    )
+
+
+def receive_inbound_message(
+    *,
+    inbox: Inbox,
+    identity: IdentityInput,
+    text: str,
+    html: str = "",
+    subject: str = "",
+    external_id: str = "",
+    attachments: Sequence[AttachmentInput] = (),
+    conversation: Conversation | None = None,
+    received_at: datetime | None = None,
+) -> InboundResult:
+    """Store a customer's message. Idempotent on `external_id` (per inbox): a redelivery
+    returns the stored message with created=False. Threads into `conversation` when the
+    source knows it, else into the contact's latest conversation in this inbox, reopening it
+    if it was resolved or snoozed; else starts a new conversation."""
+    if external_id:
+        existing = Message.objects.filter(inbox=inbox, external_id=external_id).first()
+        if existing is not None:
+            return InboundResult(existing, existing.conversation, created=False)
+    at = received_at or timezone.now()
+    try:
+        with writing():
+            contact = find_or_create_contact(inbox=inbox, identity=identity)
+            if conversation is None:
+                conversation = (
+                    Conversation.objects.filter(inbox=inbox, contact=contact)
+                    .order_by("-last_activity_at", "-id")
+                    .first()
+                )
+            new = conversation is None
+            if conversation is None:
+                conversation = _new_conversation(
+                    inbox=inbox, contact=contact, subject=subject, at=at
+                )
+            conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+            changes = ["last_activity_at"]
+            if conversation.status in (Conversation.Status.RESOLVED, Conversation.Status.SNOOZED):
+                previous = conversation.get_status_display().lower()
+                conversation.status = Conversation.Status.OPEN
+                conversation.snoozed_until = None
+                changes.append("status")
+                add_activity(
+                    conversation=conversation,
+                    actor=None,
+                    text=f"Reopened ({previous}) because the customer wrote again",
+                    data={"verb": "reopened", "from": previous},
+                )
+            message = Message.objects.create(
+                conversation=conversation,
+                inbox=inbox,
+                direction=Message.Direction.INCOMING,
+                sender_contact=contact,
+                text=text,
+                html=sanitize_html(html),
+                external_id=external_id[:255],
+                created_at=at,
+                data={"subject": subject} if subject else {},
+            )
+            _store_attachments(message, attachments)
+            conversation.last_activity_at = max(conversation.last_activity_at, at)
+            conversation.waiting_since = conversation.waiting_since or at
+            conversation.last_message_preview = _preview(text) or "(attachment)"
+            conversation.last_incoming_message_id = message.pk
+            conversation.save()
+            if new:
+                conversation_changed(conversation, kind="conversation.created")
+            message_created(message)
+            if not new:
+                conversation_changed(conversation, changes=changes)
+    except IntegrityError:
+        # Two deliveries of the same external id raced; the other one stored it.
+        if not external_id:
+            raise
+        existing = Message.objects.filter(inbox=inbox, external_id=external_id).first()
+        if existing is None:
+            raise
+        return InboundResult(existing, existing.conversation, created=False)
+    return InboundResult(message, conversation, created=True, new_conversation=new, contact=contact)
+
+
+def send_reply(
+    *,
+    conversation: Conversation,
+    author: User,
+    text: str,
+    attachments: Sequence[AttachmentInput] = (),
+) -> Message:
+    """An agent's reply to the customer, queued for delivery by the inbox's source."""
+    if not text.strip() and not attachments:
+        raise InboxError("Write something or attach a file.", field="text")
+    with writing():
+        conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        now = timezone.now()
+        message = Message.objects.create(
+            conversation=conversation,
+            inbox_id=conversation.inbox_id,
+            direction=Message.Direction.OUTGOING,
+            kind=Message.Kind.MESSAGE,
+            sender_user=author,
+            text=text,
+            delivery_status=Message.Delivery.QUEUED,
+            created_at=now,
+        )
+        _store_attachments(message, attachments)
+        conversation.last_activity_at = now
+        conversation.waiting_since = None
+        conversation.first_response_at = conversation.first_response_at or now
+        conversation.last_message_preview = _preview(text) or "(attachment)"
+        conversation.save()
+        message_created(message)
+        conversation_changed(conversation, changes=["last_activity_at", "waiting_since"])
+        message_id = message.pk
+        transaction.on_commit(lambda: _deliver(message_id))
+    return message
+
+
+def _deliver(message_id: int) -> None:
+    from inbox.tasks import deliver_message
+
+    deliver_message.enqueue(message_id)
+
+
+def add_note(*, conversation: Conversation, author: User, text: str) -> Message:
+    """A private note: visible to agents only, never sent."""
+    if not text.strip():
+        raise InboxError("A note needs some text.", field="text")
+    with writing():
+        message = Message.objects.create(
+            conversation=conversation,
+            inbox_id=conversation.inbox_id,
+            direction=Message.Direction.OUTGOING,
+            kind=Message.Kind.NOTE,
+            sender_user=author,
+            text=text,
+        )
+        Conversation.objects.filter(pk=conversation.pk).update(last_activity_at=message.created_at)
+        message_created(message)
+        conversation_changed(conversation, changes=["last_activity_at"])
+    return message
+
+
+_DELIVERY_ORDER = {"queued": 0, "sent": 1, "delivered": 2, "read": 3}
+
+
+def set_delivery_status(*, message: Message, status: str, error: str = "") -> Message:
+    """Move an outgoing message along queued → sent → delivered → read, or to failed.
+    Status reports may arrive out of order: a later state is never replaced by an earlier
+    one; `failed` replaces anything but `read`, and a retry (queued) replaces `failed`."""
+    with writing():
+        message = Message.objects.select_for_update().get(pk=message.pk)
+        current = message.delivery_status
+        if status == Message.Delivery.FAILED:
+            allowed = current != Message.Delivery.READ
+        elif current == Message.Delivery.FAILED:
+            allowed = status == Message.Delivery.QUEUED
+        else:
+            allowed = _DELIVERY_ORDER.get(status, -1) > _DELIVERY_ORDER.get(current, -1)
+        if not allowed:
+            return message
+        message.delivery_status = status
+        message.delivery_error = error if status == Message.Delivery.FAILED else ""
+        message.save(update_fields=["delivery_status", "delivery_error", "updated_at"])
+        message_updated(message)
+    return message

@@ -1,0 +1,21 @@
+"""The inbox domain. Rows are written only by `inbox.actions`."""
+
+from inbox.models.contacts import Contact, ContactIdentity
+from inbox.models.conversations import Conversation, Label, ReadPosition
+from inbox.models.events import Event, EventCounter, EventStream
+from inbox.models.inboxes import Inbox
+from inbox.models.messages import Attachment, Message
+
+__all__ = [
+    "Attachment",
+    "Contact",
+    "ContactIdentity",
+    "Conversation",
+    "Event",
+    "EventCounter",
+    "EventStream",
+    "Inbox",
+    "Label",
+    "Message",
+    "ReadPosition",
+]

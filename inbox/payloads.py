@@ -1,0 +1,132 @@
+"""The JSON shapes of domain objects, shared by events and the REST API so that a client
+handles one shape whatever carried it. Callers pass objects with their relations loaded
+(see the `*_related` tuples) so building a payload does not query."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from inbox.models import Attachment, Contact, Conversation, Inbox, Label, Message
+
+CONVERSATION_SELECT = ("contact", "assignee", "team", "inbox")
+CONVERSATION_PREFETCH = ("labels",)
+MESSAGE_SELECT = ("sender_user", "sender_contact")
+MESSAGE_PREFETCH = ("attachments",)
+
+
+def _dt(value: Any) -> str | None:
+    return value.isoformat() if value else None
+
+
+def person(user: Any) -> dict[str, Any] | None:
+    if user is None:
+        return None
+    return {
+        "id": user.pk,
+        "name": user.name,
+        "avatar_url": user.avatar.url if user.avatar else None,
+    }
+
+
+def label_payload(label: Label) -> dict[str, Any]:
+    return {"id": label.pk, "name": label.name, "color": label.color}
+
+
+def contact_summary(contact: Contact) -> dict[str, Any]:
+    return {
+        "id": contact.pk,
+        "name": contact.display_name,
+        "email": contact.email,
+        "phone": contact.phone,
+        "is_vip": contact.is_vip,
+        "is_blocked": contact.is_blocked,
+    }
+
+
+def contact_payload(contact: Contact) -> dict[str, Any]:
+    return {
+        **contact_summary(contact),
+        "notes": contact.notes,
+        "custom_attributes": contact.custom_attributes,
+        "avatar_url": contact.avatar.url if contact.avatar else None,
+        "identities": [
+            {"kind": i.kind, "value": i.value, "inbox_id": i.inbox_id}
+            for i in contact.identities.all()
+        ],
+        "created_at": _dt(contact.created_at),
+        "updated_at": _dt(contact.updated_at),
+    }
+
+
+def inbox_summary(inbox: Inbox) -> dict[str, Any]:
+    return {"id": inbox.pk, "name": inbox.name, "kind": inbox.kind}
+
+
+def conversation_payload(conversation: Conversation) -> dict[str, Any]:
+    return {
+        "id": conversation.pk,
+        "number": conversation.number,
+        "inbox": inbox_summary(conversation.inbox),
+        "contact": contact_summary(conversation.contact),
+        "subject": conversation.subject,
+        "status": conversation.status,
+        "snoozed_until": _dt(conversation.snoozed_until),
+        "priority": conversation.priority,
+        "assignee": person(conversation.assignee),
+        "team": (
+            {"id": conversation.team.pk, "name": conversation.team.name}
+            if conversation.team
+            else None
+        ),
+        "labels": [label_payload(label) for label in conversation.labels.all()],
+        "last_activity_at": _dt(conversation.last_activity_at),
+        "waiting_since": _dt(conversation.waiting_since),
+        "first_response_at": _dt(conversation.first_response_at),
+        "resolved_at": _dt(conversation.resolved_at),
+        "last_message_preview": conversation.last_message_preview,
+        "last_incoming_message_id": conversation.last_incoming_message_id,
+        "created_at": _dt(conversation.created_at),
+    }
+
+
+def attachment_payload(attachment: Attachment) -> dict[str, Any]:
+    return {
+        "id": attachment.pk,
+        "filename": attachment.filename,
+        "content_type": attachment.content_type,
+        "size": attachment.size,
+        "sha256": attachment.sha256,
+        "url": f"/attachments/{attachment.pk}/download",
+    }
+
+
+def message_payload(message: Message) -> dict[str, Any]:
+    sender: dict[str, Any] | None
+    if message.sender_user_id:
+        sender = {"type": "agent", **(person(message.sender_user) or {})}
+    elif message.sender_contact_id:
+        assert message.sender_contact is not None
+        sender = {
+            "type": "contact",
+            "id": message.sender_contact_id,
+            "name": message.sender_contact.display_name,
+        }
+    else:
+        sender = {"type": "system"}
+    return {
+        "id": message.pk,
+        "conversation_id": message.conversation_id,
+        "inbox_id": message.inbox_id,
+        "direction": message.direction,
+        "kind": message.kind,
+        "sender": sender,
+        "text": message.text,
+        "html": message.html,
+        "attachments": [attachment_payload(a) for a in message.attachments.all()],
+        "external_id": message.external_id,
+        "delivery_status": message.delivery_status or None,
+        "delivery_error": message.delivery_error,
+        "data": message.data,
+        "created_at": _dt(message.created_at),
+        "updated_at": _dt(message.updated_at),
+    }

@@ -1,0 +1,14 @@
+"""Source adapters, one package per channel. `deliver()` hands an outgoing message to the
+adapter of its inbox's kind."""
+
+from __future__ import annotations
+
+from inbox.models import Inbox, Message
+
+
+def deliver(message: Message) -> str:
+    from inbox.sources.api.outbound import deliver_api_message
+
+    if message.inbox.kind == Inbox.Kind.API:
+        return deliver_api_message(message)
+    return "no adapter"

@@ -1,0 +1,29 @@
+"""Background work of the inbox (Django's tasks API; see inbox/worker.py)."""
+
+from __future__ import annotations
+
+from django_tasks import task
+
+from inbox.models import Conversation, Message
+
+
+@task()
+def wake_snoozed(conversation_id: int) -> str:
+    from inbox.actions import reopen_if_snooze_due
+
+    conversation = Conversation.objects.filter(pk=conversation_id).first()
+    if conversation is None:
+        return "gone"
+    reopen_if_snooze_due(conversation=conversation)
+    return "checked"
+
+
+@task()
+def deliver_message(message_id: int) -> str:
+    """Hand an outgoing message to its inbox's source."""
+    from inbox.sources import deliver
+
+    message = Message.objects.select_related("inbox", "conversation").filter(pk=message_id).first()
+    if message is None:
+        return "gone"
+    return deliver(message)
