@@ -231,6 +231,11 @@ AXES_CLIENT_IP_CALLABLE = "accounts.lockout.client_ip_from_request"
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
+# Outbound calls (webhooks, callback URLs, attachment downloads) refuse private, loopback
+# and link-local addresses unless this is set (tests and all-internal deployments).
+OUTBOUND_ALLOW_PRIVATE_NETWORKS = env_bool("OUTBOUND_ALLOW_PRIVATE_NETWORKS", False)
+# How long the event log keeps events for clients to resume from.
+EVENT_RETENTION = timedelta(hours=env_int("EVENT_RETENTION_HOURS", 24))
 # Number of reverse proxies in front of the app whose X-Forwarded-For we trust.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 

@@ -12,6 +12,8 @@ urlpatterns = [
     path("", include(("inbox.web.urls", "web"))),
     path("accounts/", include("accounts.urls")),
     path("api/v1/", include(("accounts.api.urls", "api"))),
+    path("api/v1/", include(("inbox.api.urls", "inbox-api"))),
+    path("sources/api/", include(("inbox.sources.api.urls", "api-source"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("django-admin/", admin.site.urls),
