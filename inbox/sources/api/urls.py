@@ -1,3 +1,7 @@
 from django.urls import path
 
-urlpatterns: list = []
+from inbox.sources.api.views import InboundMessageView
+
+urlpatterns = [
+    path("<uuid:public_id>/messages", InboundMessageView.as_view(), name="messages"),
+]

@@ -1,0 +1,78 @@
+"""Input shapes of the inbox API. Outputs are `inbox.payloads` (shared with events)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from accounts.forms import MAX_ID
+from inbox.models import Conversation, Inbox
+
+
+def _id(**kwargs: Any) -> serializers.IntegerField:
+    return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
+
+
+class MessageCreate(serializers.Serializer[Any]):
+    text = serializers.CharField(max_length=65536, allow_blank=True, trim_whitespace=False)
+    kind = serializers.ChoiceField(choices=["message", "note"], default="message")
+
+
+class AssignInput(serializers.Serializer[Any]):
+    assignee_id = _id(allow_null=True)
+
+
+class TeamInput(serializers.Serializer[Any]):
+    team_id = _id(allow_null=True)
+
+
+class StatusInput(serializers.Serializer[Any]):
+    status = serializers.ChoiceField(choices=Conversation.Status.choices)
+    snoozed_until = serializers.DateTimeField(required=False, allow_null=True)
+
+
+class PriorityInput(serializers.Serializer[Any]):
+    priority = serializers.ChoiceField(choices=Conversation.Priority.choices)
+
+
+class LabelsInput(serializers.Serializer[Any]):
+    add = serializers.ListField(child=_id(), required=False, default=list, max_length=100)
+    remove = serializers.ListField(child=_id(), required=False, default=list, max_length=100)
+
+
+class ReadInput(serializers.Serializer[Any]):
+    message_id = _id(required=False, allow_null=True)
+
+
+class ContactUpdate(serializers.Serializer[Any]):
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
+    phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    notes = serializers.CharField(required=False, allow_blank=True, max_length=20000)
+    custom_attributes = serializers.DictField(required=False)
+    is_vip = serializers.BooleanField(required=False)
+    is_blocked = serializers.BooleanField(required=False)
+
+
+class MergeInput(serializers.Serializer[Any]):
+    duplicate_id = _id()
+
+
+class InboxWrite(serializers.Serializer[Any]):
+    name = serializers.CharField(max_length=100, required=False)
+    kind = serializers.ChoiceField(choices=Inbox.Kind.choices, required=False)
+    settings = serializers.DictField(required=False)
+    secrets = serializers.DictField(required=False, write_only=True)
+    business_hours = serializers.DictField(required=False)
+
+
+class InboxAccess(serializers.Serializer[Any]):
+    user_ids = serializers.ListField(child=_id(), max_length=1000)
+    team_ids = serializers.ListField(child=_id(), max_length=1000)
+
+
+class LabelWrite(serializers.Serializer[Any]):
+    name = serializers.CharField(max_length=50, required=False)
+    color = serializers.CharField(max_length=7, required=False)
+    description = serializers.CharField(max_length=200, required=False, allow_blank=True)

@@ -1,0 +1,493 @@
+"""REST endpoints of the inbox. Views validate, scope every lookup to what the caller may
+see (404 otherwise), call actions, and answer with `inbox.payloads` shapes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Q
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status as http
+from rest_framework import viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import Team, User
+from accounts.origin import Origin
+from accounts.permissions import is_admin
+from inbox import actions
+from inbox.api import serializers as s
+from inbox.models import Contact, Conversation, Inbox, Label, Message
+from inbox.payloads import (
+    CONVERSATION_PREFETCH,
+    CONVERSATION_SELECT,
+    contact_payload,
+    conversation_payload,
+    inbox_summary,
+    label_payload,
+    message_payload,
+)
+from inbox.queries import conversations as q
+from inbox.queries.access import can_see_inbox, visible_contacts, visible_inboxes
+
+PAGE_SIZE = 25
+MAX_PAGE_SIZE = 100
+OBJ = OpenApiTypes.OBJECT
+
+
+def _me(request: Request) -> User:
+    assert isinstance(request.user, User)
+    return request.user
+
+
+def _pk(value: Any) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise NotFound() from None
+    if not 0 < number <= 2**63 - 1:
+        raise NotFound()
+    return number
+
+
+def _valid(serializer_class: type, data: Any) -> dict[str, Any]:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def _refuse(exc: actions.InboxError) -> ValidationError:
+    return ValidationError({exc.field or "detail": [exc.message]})
+
+
+def _require_admin(request: Request) -> None:
+    if not is_admin(request.user):
+        raise PermissionDenied("Only admins can do this.")
+
+
+def conversation_json(conversation: Conversation) -> dict[str, Any]:
+    return {
+        **conversation_payload(conversation),
+        "unread_count": getattr(conversation, "unread_count", 0),
+    }
+
+
+class ConversationViewSet(viewsets.ViewSet):
+    """Conversations in the inboxes you can see."""
+
+    queryset = Conversation.objects.none()  # for the schema's path parameter type
+
+    def _get(self, request: Request, pk: Any) -> Conversation:
+        try:
+            return q.get_conversation(_me(request), _pk(pk))
+        except Conversation.DoesNotExist:
+            raise NotFound() from None
+
+    def _answer(self, request: Request, conversation: Conversation) -> Response:
+        return Response(conversation_json(self._get(request, conversation.pk)))
+
+    @extend_schema(
+        operation_id="conversations_list",
+        parameters=[
+            OpenApiParameter("status", str, enum=[*q.STATUSES, "all"]),
+            OpenApiParameter("assignee", str, description="me, unassigned, any or a user id"),
+            OpenApiParameter("team", int),
+            OpenApiParameter("inbox", int),
+            OpenApiParameter("label", int),
+            OpenApiParameter("priority", int),
+            OpenApiParameter("contact", int),
+            OpenApiParameter("sort", str, enum=["activity", "waiting"]),
+            OpenApiParameter("cursor", str),
+            OpenApiParameter("page_size", int),
+        ],
+        responses=OBJ,
+    )
+    def list(self, request: Request) -> Response:
+        try:
+            filters = q.parse_filters(request.query_params)
+            size = min(
+                max(int(request.query_params.get("page_size") or PAGE_SIZE), 1), MAX_PAGE_SIZE
+            )
+            rows, cursor = q.conversation_page(
+                _me(request), filters, size=size, cursor=request.query_params.get("cursor")
+            )
+        except q.InvalidFilter as exc:
+            raise ValidationError({exc.field: [exc.message]}) from exc
+        except ValueError:
+            raise ValidationError({"page_size": ["Must be an integer."]}) from None
+        next_url = None
+        if cursor:
+            params = request.query_params.copy()
+            params["cursor"] = cursor
+            next_url = request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
+        return Response({"results": [conversation_json(c) for c in rows], "next": next_url})
+
+    @extend_schema(parameters=[OpenApiParameter("inbox", int)], responses=OBJ)
+    @action(detail=False)
+    def counts(self, request: Request) -> Response:
+        inbox = request.query_params.get("inbox")
+        return Response(q.conversation_counts(_me(request), inbox=_pk(inbox) if inbox else None))
+
+    @extend_schema(responses=OBJ)
+    def retrieve(self, request: Request, pk: Any = None) -> Response:
+        return Response(conversation_json(self._get(request, pk)))
+
+    @extend_schema(methods=["GET"], parameters=[OpenApiParameter("before", int)], responses=OBJ)
+    @extend_schema(methods=["POST"], request=s.MessageCreate, responses={201: OBJ})
+    @action(detail=True, methods=["get", "post"])
+    def messages(self, request: Request, pk: Any = None) -> Response:
+        conversation = self._get(request, pk)
+        if request.method == "GET":
+            before = request.query_params.get("before")
+            rows, has_more = q.message_page(conversation, before=_pk(before) if before else None)
+            return Response({"results": [message_payload(m) for m in rows], "has_more": has_more})
+        data = _valid(s.MessageCreate, request.data)
+        try:
+            if data["kind"] == "note":
+                message = actions.add_note(
+                    conversation=conversation, author=_me(request), text=data["text"]
+                )
+            else:
+                message = actions.send_reply(
+                    conversation=conversation, author=_me(request), text=data["text"]
+                )
+        except actions.InboxError as exc:
+            raise _refuse(exc) from exc
+        fresh = (
+            Message.objects.select_related("sender_user", "sender_contact")
+            .prefetch_related("attachments")
+            .get(pk=message.pk)
+        )
+        return Response(message_payload(fresh), status=http.HTTP_201_CREATED)
+
+    @extend_schema(request=s.AssignInput, responses=OBJ)
+    @action(detail=True, methods=["post"])
+    def assign(self, request: Request, pk: Any = None) -> Response:
+        conversation = self._get(request, pk)
+        data = _valid(s.AssignInput, request.data)
+        assignee = None
+        if data["assignee_id"] is not None:
+            assignee = User.objects.filter(pk=data["assignee_id"], is_active=True).first()
+            if assignee is None:
+                raise ValidationError({"assignee_id": ["No such active agent."]})
+        try:
+            actions.assign(conversation=conversation, assignee=assignee, actor=_me(request))
+        except actions.InboxError as exc:
+            raise ValidationError({"assignee_id": [exc.message]}) from exc
+        return self._answer(request, conversation)
+
+    @extend_schema(request=s.TeamInput, responses=OBJ)
+    @action(detail=True, methods=["post"])
+    def team(self, request: Request, pk: Any = None) -> Response:
+        conversation = self._get(request, pk)
+        data = _valid(s.TeamInput, request.data)
+        team = None
+        if data["team_id"] is not None:
+            team = Team.objects.filter(pk=data["team_id"]).first()
+            if team is None:
+                raise ValidationError({"team_id": ["No such team."]})
+        actions.assign_team(conversation=conversation, team=team, actor=_me(request))
+        return self._answer(request, conversation)
+
+    @extend_schema(request=s.StatusInput, responses=OBJ)
+    @action(detail=True, methods=["post"])
+    def status(self, request: Request, pk: Any = None) -> Response:
+        conversation = self._get(request, pk)
+        data = _valid(s.StatusInput, request.data)
+        try:
+            actions.set_status(
+                conversation=conversation,
+                status=data["status"],
+                snoozed_until=data.get("snoozed_until"),
+                actor=_me(request),
+            )
+        except actions.InboxError as exc:
+            raise _refuse(exc) from exc
+        return self._answer(request, conversation)
+
+    @extend_schema(request=s.PriorityInput, responses=OBJ)
+    @action(detail=True, methods=["post"])
+    def priority(self, request: Request, pk: Any = None) -> Response:
+        conversation = self._get(request, pk)
+        data = _valid(s.PriorityInput, request.data)
+        actions.set_priority(
+            conversation=conversation, priority=int(data["priority"]), actor=_me(request)
+        )
+        return self._answer(request, conversation)
+
+    @extend_schema(request=s.LabelsInput, responses=OBJ)
+    @action(detail=True, methods=["post"])
+    def labels(self, request: Request, pk: Any = None) -> Response:
+        conversation = self._get(request, pk)
+        data = _valid(s.LabelsInput, request.data)
+        wanted = set(data["add"]) | set(data["remove"])
+        found = {label.pk: label for label in Label.objects.filter(pk__in=wanted)}
+        if len(found) != len(wanted):
+            raise ValidationError({"add": ["Unknown label id."]})
+        actions.set_labels(
+            conversation=conversation,
+            actor=_me(request),
+            add=[found[i] for i in data["add"]],
+            remove=[found[i] for i in data["remove"]],
+        )
+        return self._answer(request, conversation)
+
+    @extend_schema(request=s.ReadInput, responses=OBJ)
+    @action(detail=True, methods=["post"])
+    def read(self, request: Request, pk: Any = None) -> Response:
+        conversation = self._get(request, pk)
+        data = _valid(s.ReadInput, request.data)
+        actions.mark_read(
+            conversation=conversation, user=_me(request), up_to_message_id=data.get("message_id")
+        )
+        return self._answer(request, conversation)
+
+
+class ContactViewSet(viewsets.ViewSet):
+    """Contacts you can see through a conversation in one of your inboxes."""
+
+    queryset = Contact.objects.none()  # for the schema's path parameter type
+
+    def _get(self, request: Request, pk: Any) -> Contact:
+        contact = (
+            visible_contacts(_me(request)).prefetch_related("identities").filter(pk=_pk(pk)).first()
+        )
+        if contact is None:
+            raise NotFound()
+        return contact
+
+    @extend_schema(
+        operation_id="contacts_list", parameters=[OpenApiParameter("q", str)], responses=OBJ
+    )
+    def list(self, request: Request) -> Response:
+        term = (request.query_params.get("q") or "").strip()[:100]
+        contacts = visible_contacts(_me(request)).prefetch_related("identities")
+        if term:
+            contacts = contacts.filter(
+                Q(name__icontains=term) | Q(email__icontains=term) | Q(phone__icontains=term)
+            )
+        rows = list(contacts.order_by("name", "id")[:50])
+        return Response({"results": [contact_payload(c) for c in rows]})
+
+    @extend_schema(responses=OBJ)
+    def retrieve(self, request: Request, pk: Any = None) -> Response:
+        contact = self._get(request, pk)
+        conversations = (
+            q.with_unread(
+                q.visible_conversations(_me(request)).filter(contact=contact), _me(request)
+            )
+            .select_related(*CONVERSATION_SELECT)
+            .prefetch_related(*CONVERSATION_PREFETCH)
+            .order_by("-last_activity_at")[:50]
+        )
+        return Response(
+            {
+                **contact_payload(contact),
+                "conversations": [conversation_json(c) for c in conversations],
+            }
+        )
+
+    @extend_schema(request=s.ContactUpdate, responses=OBJ)
+    def partial_update(self, request: Request, pk: Any = None) -> Response:
+        contact = self._get(request, pk)
+        data = _valid(s.ContactUpdate, request.data)
+        try:
+            actions.update_contact(contact=contact, actor=_me(request), **data)
+        except DjangoValidationError as exc:
+            raise ValidationError(exc.message_dict) from exc
+        return Response(contact_payload(self._get(request, pk)))
+
+    @extend_schema(request=s.MergeInput, responses=OBJ)
+    @action(detail=True, methods=["post"])
+    def merge(self, request: Request, pk: Any = None) -> Response:
+        """Admins: fold another contact into this one."""
+        _require_admin(request)
+        primary = self._get(request, pk)
+        data = _valid(s.MergeInput, request.data)
+        duplicate = self._get(request, data["duplicate_id"])
+        try:
+            actions.merge_contacts(primary=primary, duplicate=duplicate, actor=_me(request))
+        except actions.InboxError as exc:
+            raise _refuse(exc) from exc
+        return Response(contact_payload(self._get(request, pk)))
+
+
+def inbox_json(inbox: Inbox, *, full: bool) -> dict[str, Any]:
+    body = {**inbox_summary(inbox), "public_id": str(inbox.public_id)}
+    if full:
+        body.update(
+            settings=inbox.settings,
+            business_hours=inbox.business_hours,
+            secret_keys=sorted(inbox.get_secrets()),
+            user_ids=sorted(u.pk for u in inbox.members.all()),
+            team_ids=sorted(t.pk for t in inbox.teams.all()),
+        )
+    return body
+
+
+class InboxViewSet(viewsets.ViewSet):
+    """Inboxes you can see; admins create and configure them (secret values are write-only)."""
+
+    queryset = Inbox.objects.none()  # for the schema's path parameter type
+
+    def _get(self, request: Request, pk: Any) -> Inbox:
+        inbox = visible_inboxes(_me(request)).filter(pk=_pk(pk)).first()
+        if inbox is None:
+            raise NotFound()
+        return inbox
+
+    @extend_schema(operation_id="inboxes_list", responses=OBJ)
+    def list(self, request: Request) -> Response:
+        rows = visible_inboxes(_me(request)).order_by("name", "id")
+        return Response({"results": [inbox_json(i, full=False) for i in rows]})
+
+    @extend_schema(responses=OBJ)
+    def retrieve(self, request: Request, pk: Any = None) -> Response:
+        return Response(inbox_json(self._get(request, pk), full=is_admin(request.user)))
+
+    @extend_schema(request=s.InboxWrite, responses={201: OBJ})
+    def create(self, request: Request) -> Response:
+        _require_admin(request)
+        data = _valid(s.InboxWrite, request.data)
+        try:
+            inbox = actions.create_inbox(
+                name=data.get("name", ""),
+                kind=data.get("kind", ""),
+                actor=_me(request),
+                origin=Origin.from_request(request),
+                settings=data.get("settings"),
+                secrets=data.get("secrets"),
+            )
+        except actions.InboxError as exc:
+            raise _refuse(exc) from exc
+        return Response(inbox_json(inbox, full=True), status=http.HTTP_201_CREATED)
+
+    @extend_schema(request=s.InboxWrite, responses=OBJ)
+    def partial_update(self, request: Request, pk: Any = None) -> Response:
+        _require_admin(request)
+        inbox = self._get(request, pk)
+        data = _valid(s.InboxWrite, request.data)
+        inbox = actions.update_inbox(
+            inbox=inbox,
+            actor=_me(request),
+            origin=Origin.from_request(request),
+            name=data.get("name"),
+            settings=data.get("settings"),
+            secrets=data.get("secrets"),
+            business_hours=data.get("business_hours"),
+        )
+        return Response(inbox_json(inbox, full=True))
+
+    @extend_schema(request=s.InboxAccess, responses=OBJ)
+    @action(detail=True, methods=["put"])
+    def access(self, request: Request, pk: Any = None) -> Response:
+        """Admins: who may see the inbox (users and teams; replaces the lists)."""
+        _require_admin(request)
+        inbox = self._get(request, pk)
+        data = _valid(s.InboxAccess, request.data)
+        users = list(User.objects.filter(pk__in=set(data["user_ids"]), is_active=True))
+        teams = list(Team.objects.filter(pk__in=set(data["team_ids"])))
+        if len(users) != len(set(data["user_ids"])):
+            raise ValidationError({"user_ids": ["Unknown or deactivated user id."]})
+        if len(teams) != len(set(data["team_ids"])):
+            raise ValidationError({"team_ids": ["Unknown team id."]})
+        inbox = actions.set_inbox_access(
+            inbox=inbox,
+            users=users,
+            teams=teams,
+            actor=_me(request),
+            origin=Origin.from_request(request),
+        )
+        return Response(inbox_json(inbox, full=True))
+
+
+class LabelViewSet(viewsets.ViewSet):
+    """Labels: everyone reads them; admins manage them."""
+
+    queryset = Label.objects.none()  # for the schema's path parameter type
+
+    def _get(self, pk: Any) -> Label:
+        label = Label.objects.filter(pk=_pk(pk)).first()
+        if label is None:
+            raise NotFound()
+        return label
+
+    @extend_schema(operation_id="labels_list", responses=OBJ)
+    def list(self, request: Request) -> Response:
+        return Response({"results": [label_payload(x) for x in Label.objects.order_by("name")]})
+
+    @extend_schema(request=s.LabelWrite, responses={201: OBJ})
+    def create(self, request: Request) -> Response:
+        _require_admin(request)
+        data = _valid(s.LabelWrite, request.data)
+        try:
+            label = actions.create_label(
+                name=data.get("name", ""),
+                color=data.get("color", "#6366f1"),
+                description=data.get("description", ""),
+            )
+        except actions.InboxError as exc:
+            raise _refuse(exc) from exc
+        return Response(label_payload(label), status=http.HTTP_201_CREATED)
+
+    @extend_schema(request=s.LabelWrite, responses=OBJ)
+    def partial_update(self, request: Request, pk: Any = None) -> Response:
+        _require_admin(request)
+        data = _valid(s.LabelWrite, request.data)
+        try:
+            label = actions.update_label(label=self._get(pk), **data)
+        except actions.InboxError as exc:
+            raise _refuse(exc) from exc
+        return Response(label_payload(label))
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request: Request, pk: Any = None) -> Response:
+        _require_admin(request)
+        actions.delete_label(label=self._get(pk))
+        return Response(status=http.HTTP_204_NO_CONTENT)
+
+
+class AgentListView(APIView):
+    """Active agents, for assignment pickers; with `inbox`, only those who can see it."""
+
+    @extend_schema(parameters=[OpenApiParameter("inbox", int)], responses=OBJ)
+    def get(self, request: Request) -> Response:
+        users = User.objects.filter(is_active=True).order_by("name")
+        inbox = request.query_params.get("inbox")
+        if inbox:
+            inbox_id = _pk(inbox)
+            if not can_see_inbox(_me(request), inbox_id):
+                raise NotFound()
+            users = users.filter(
+                Q(role=User.Role.ADMIN) | Q(inboxes__id=inbox_id) | Q(teams__inboxes__id=inbox_id)
+            ).distinct()
+        return Response(
+            {
+                "results": [
+                    {
+                        "id": u.pk,
+                        "name": u.name,
+                        "availability": u.availability,
+                        "avatar_url": u.avatar.url if u.avatar else None,
+                    }
+                    for u in users
+                ]
+            }
+        )
+
+
+class SearchView(APIView):
+    """Full-text search over message text, subjects and contact names and emails."""
+
+    @extend_schema(parameters=[OpenApiParameter("q", str, required=True)], responses=OBJ)
+    def get(self, request: Request) -> Response:
+        term = request.query_params.get("q", "")
+        if not term.strip():
+            raise ValidationError({"q": ["Type something to search for."]})
+        rows = q.search_conversations(_me(request), term)
+        return Response({"results": [conversation_json(c) for c in rows]})

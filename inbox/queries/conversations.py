@@ -1,0 +1,257 @@
+"""The conversation list, its counts, a thread page and search. Query shape lives here."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+
+from accounts.models import User
+from inbox.models import Conversation, Message, ReadPosition
+from inbox.payloads import (
+    CONVERSATION_PREFETCH,
+    CONVERSATION_SELECT,
+    MESSAGE_PREFETCH,
+    MESSAGE_SELECT,
+)
+from inbox.queries.access import visible_conversations
+
+STATUSES = ("open", "pending", "snoozed", "resolved")
+
+
+class InvalidFilter(ValueError):
+    """A filter value that cannot be used; `field` names it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ConversationFilters:
+    status: str = "open"  # a status or "all"
+    assignee: str = "any"  # me | unassigned | any | <user id>
+    team: int | None = None
+    inbox: int | None = None
+    label: int | None = None
+    priority: int | None = None
+    contact: int | None = None
+    sort: str = "activity"  # activity | waiting
+
+
+def _int(field: str, value: str | None) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        number = int(value)  # type: ignore[arg-type]
+    except ValueError:
+        raise InvalidFilter(field, "Must be an integer id.") from None
+    if not 0 <= number <= 2**63 - 1:
+        raise InvalidFilter(field, "Out of range.")
+    return number
+
+
+def parse_filters(params: Any) -> ConversationFilters:
+    """From query parameters; raises InvalidFilter naming the field."""
+    status = params.get("status") or "open"
+    if status not in (*STATUSES, "all"):
+        raise InvalidFilter("status", f"Use one of {', '.join((*STATUSES, 'all'))}.")
+    assignee = params.get("assignee") or "any"
+    if assignee not in ("me", "unassigned", "any"):
+        _int("assignee", assignee)
+    sort = params.get("sort") or "activity"
+    if sort not in ("activity", "waiting"):
+        raise InvalidFilter("sort", "Use activity or waiting.")
+    priority = _int("priority", params.get("priority"))
+    if priority is not None and priority not in Conversation.Priority.values:
+        raise InvalidFilter("priority", "Use 0 (none) to 4 (urgent).")
+    return ConversationFilters(
+        status=status,
+        assignee=assignee,
+        team=_int("team", params.get("team")),
+        inbox=_int("inbox", params.get("inbox")),
+        label=_int("label", params.get("label")),
+        priority=priority,
+        contact=_int("contact", params.get("contact")),
+        sort=sort,
+    )
+
+
+def with_unread(conversations: QuerySet[Conversation], user: User) -> QuerySet[Conversation]:
+    """Annotate `unread_count`: customer messages after the user's read position."""
+    last_read = ReadPosition.objects.filter(conversation=OuterRef("pk"), user=user).values(
+        "last_read_message_id"
+    )[:1]
+    unread = (
+        Message.objects.filter(
+            conversation=OuterRef("pk"), direction="incoming", id__gt=OuterRef("last_read")
+        )
+        .order_by()
+        .values("conversation")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return conversations.annotate(
+        last_read=Coalesce(Subquery(last_read), Value(0), output_field=IntegerField()),
+    ).annotate(unread_count=Coalesce(Subquery(unread), Value(0), output_field=IntegerField()))
+
+
+def _filtered(user: User, filters: ConversationFilters) -> QuerySet[Conversation]:
+    qs = visible_conversations(user)
+    if filters.status != "all":
+        qs = qs.filter(status=filters.status)
+    if filters.assignee == "me":
+        qs = qs.filter(assignee=user)
+    elif filters.assignee == "unassigned":
+        qs = qs.filter(assignee__isnull=True)
+    elif filters.assignee != "any":
+        qs = qs.filter(assignee_id=int(filters.assignee))
+    for field in ("team", "inbox", "contact", "priority"):
+        value = getattr(filters, field)
+        if value is not None:
+            qs = qs.filter(**{f"{field}_id" if field != "priority" else field: value})
+    if filters.label is not None:
+        qs = qs.filter(labels__id=filters.label)
+    return qs
+
+
+def _encode(values: list[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> list[Any]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        values = json.loads(raw)
+        assert isinstance(values, list) and len(values) == 2
+        return values
+    except Exception:
+        raise InvalidFilter("cursor", "Invalid cursor.") from None
+
+
+def conversation_page(
+    user: User, filters: ConversationFilters, *, cursor: str | None, size: int
+) -> tuple[list[Conversation], str | None]:
+    """One page, newest activity first (or longest waiting first), keyset-paginated on
+    (sort key, id) so deep pages cost the same as the first."""
+    qs = _filtered(user, filters)
+    if filters.sort == "waiting":
+        qs = qs.filter(waiting_since__isnull=False)
+        key, order = "waiting_since", ["waiting_since", "id"]
+    else:
+        key, order = "last_activity_at", ["-last_activity_at", "-id"]
+    if cursor:
+        when_raw, last_id = _decode(cursor)
+        try:
+            when = dt.datetime.fromisoformat(when_raw)
+            last_id = int(last_id)
+        except (TypeError, ValueError):
+            raise InvalidFilter("cursor", "Invalid cursor.") from None
+        if filters.sort == "waiting":
+            qs = qs.filter(Q(waiting_since__gt=when) | Q(waiting_since=when, id__gt=last_id))
+        else:
+            qs = qs.filter(Q(last_activity_at__lt=when) | Q(last_activity_at=when, id__lt=last_id))
+    qs = (
+        with_unread(qs, user)
+        .select_related(*CONVERSATION_SELECT)
+        .prefetch_related(*CONVERSATION_PREFETCH)
+        .order_by(*order)
+    )
+    rows = list(qs[: size + 1])
+    next_cursor = None
+    if len(rows) > size:
+        rows = rows[:size]
+        last = rows[-1]
+        next_cursor = _encode([getattr(last, key).isoformat(), last.pk])
+    return rows, next_cursor
+
+
+def conversation_counts(user: User, *, inbox: int | None = None) -> dict[str, dict[str, int]]:
+    """Mine / unassigned / all per status, from one query."""
+    qs = visible_conversations(user)
+    if inbox is not None:
+        qs = qs.filter(inbox_id=inbox)
+    aggregates = {}
+    for status in STATUSES:
+        aggregates[f"mine_{status}"] = Count("id", filter=Q(status=status, assignee=user))
+        aggregates[f"unassigned_{status}"] = Count(
+            "id", filter=Q(status=status, assignee__isnull=True)
+        )
+        aggregates[f"all_{status}"] = Count("id", filter=Q(status=status))
+    totals = qs.order_by().aggregate(**aggregates)
+    return {
+        view: {status: totals[f"{view}_{status}"] for status in STATUSES}
+        for view in ("mine", "unassigned", "all")
+    }
+
+
+def get_conversation(user: User, conversation_id: int) -> Conversation:
+    """Raises Conversation.DoesNotExist when missing or not visible to the user."""
+    return (
+        with_unread(visible_conversations(user), user)
+        .select_related(*CONVERSATION_SELECT)
+        .prefetch_related(*CONVERSATION_PREFETCH)
+        .get(pk=conversation_id)
+    )
+
+
+def message_page(
+    conversation: Conversation, *, before: int | None, size: int = 30
+) -> tuple[list[Message], bool]:
+    """Messages oldest first: the newest `size`, or those before message id `before`."""
+    qs = Message.objects.filter(conversation=conversation)
+    if before is not None:
+        qs = qs.filter(id__lt=before)
+    rows = list(
+        qs.select_related(*MESSAGE_SELECT)
+        .prefetch_related(*MESSAGE_PREFETCH)
+        .order_by("-id")[: size + 1]
+    )
+    has_more = len(rows) > size
+    return list(reversed(rows[:size])), has_more
+
+
+def search_conversations(user: User, query: str, *, limit: int = 50) -> list[Conversation]:
+    """Conversations whose messages, subject or contact match `query`: PostgreSQL
+    full-text search, or a substring match on SQLite."""
+    visible = visible_conversations(user)
+    query = query.strip()[:200]
+    if not query:
+        return []
+    if connection.vendor == "postgresql":
+        from django.contrib.postgres.search import SearchQuery, SearchVector
+
+        search = SearchQuery(query, search_type="websearch", config="simple")
+        by_message = (
+            Message.objects.annotate(document=SearchVector("text", config="simple"))
+            .filter(document=search, kind__in=["message", "note"])
+            .values("conversation_id")
+        )
+        by_conversation = (
+            visible.annotate(
+                document=SearchVector("subject", "contact__name", "contact__email", config="simple")
+            )
+            .filter(document=search)
+            .values("id")
+        )
+        ids = visible.filter(Q(id__in=by_message) | Q(id__in=by_conversation))
+    else:
+        ids = visible.filter(
+            Q(subject__icontains=query)
+            | Q(contact__name__icontains=query)
+            | Q(contact__email__icontains=query)
+            | Q(id__in=Message.objects.filter(text__icontains=query).values("conversation_id"))
+        )
+    return list(
+        with_unread(ids, user)
+        .select_related(*CONVERSATION_SELECT)
+        .prefetch_related(*CONVERSATION_PREFETCH)
+        .order_by("-last_activity_at", "-id")[:limit]
+    )
