@@ -41,7 +41,10 @@ def test_inbound_message_creates_contact_conversation_and_events(make_inbox, inb
     event = Event.objects.get(kind="message.created", id__gt=before)
     assert event.payload["message"]["text"] == "My parcel never arrived"
     assert event.payload["message"]["sender"] == {
-        "type": "contact", "id": result.message.sender_contact_id, "name": "Casey Customer"}
+        "type": "contact",
+        "id": result.message.sender_contact_id,
+        "name": "Casey Customer",
+    }
 
     # The same external id again is stored once; the next message threads in.
     again = inbound(inbox, "My parcel never arrived", external_id="ext-1")
@@ -75,8 +78,9 @@ def test_resolved_and_snoozed_conversations_reopen_when_the_customer_writes(
     assert lines[-1] == "Reopened (resolved) because the customer wrote again"
 
     later = timezone.now() + timedelta(hours=2)
-    actions.set_status(conversation=conversation, status="snoozed", snoozed_until=later,
-                       actor=agent)
+    actions.set_status(
+        conversation=conversation, status="snoozed", snoozed_until=later, actor=agent
+    )
     conversation.refresh_from_db()
     assert conversation.status == "snoozed" and conversation.snoozed_until == later
     inbound(inbox, "Hello?")
@@ -88,23 +92,28 @@ def test_snooze_needs_a_future_time_and_wakes_up(make_inbox, inbound) -> None:
     agent = UserFactory()
     conversation = inbound(make_inbox(members=[agent])).conversation
     with pytest.raises(actions.InboxError):
-        actions.set_status(conversation=conversation, status="snoozed", actor=agent,
-                           snoozed_until=timezone.now() - timedelta(minutes=1))
+        actions.set_status(
+            conversation=conversation,
+            status="snoozed",
+            actor=agent,
+            snoozed_until=timezone.now() - timedelta(minutes=1),
+        )
     soon = timezone.now() + timedelta(seconds=1)
-    actions.set_status(conversation=conversation, status="snoozed", snoozed_until=soon,
-                       actor=agent)
+    actions.set_status(conversation=conversation, status="snoozed", snoozed_until=soon, actor=agent)
     actions.reopen_if_snooze_due(conversation=conversation)  # too early: nothing happens
     conversation.refresh_from_db()
     assert conversation.status == "snoozed"
     Conversation.objects.filter(pk=conversation.pk).update(
-        snoozed_until=timezone.now() - timedelta(seconds=1))
+        snoozed_until=timezone.now() - timedelta(seconds=1)
+    )
     actions.reopen_if_snooze_due(conversation=conversation)
     conversation.refresh_from_db()
     assert conversation.status == "open"
 
 
-def test_reply_clears_waiting_and_records_first_response(make_inbox, inbound,
-                                                           django_capture_on_commit_callbacks):
+def test_reply_clears_waiting_and_records_first_response(
+    make_inbox, inbound, django_capture_on_commit_callbacks
+):
     agent = UserFactory(name="Ana")
     conversation = inbound(make_inbox(members=[agent])).conversation
     with django_capture_on_commit_callbacks():
@@ -123,8 +132,10 @@ def test_assignment_checks_membership_and_writes_an_activity_line(make_inbox, in
     conversation = inbound(make_inbox(members=[ana, ben])).conversation
     before = last_event_id()
     actions.assign(conversation=conversation, assignee=ben, actor=ana)
-    assert kinds_since(before) == [(f"inbox:{conversation.inbox_id}", "message.created"),
-                                   (f"inbox:{conversation.inbox_id}", "conversation.updated")]
+    assert kinds_since(before) == [
+        (f"inbox:{conversation.inbox_id}", "message.created"),
+        (f"inbox:{conversation.inbox_id}", "conversation.updated"),
+    ]
     assert conversation.messages.last().text == "Ana assigned this to Ben"
     before = last_event_id()
     actions.assign(conversation=conversation, assignee=ben, actor=ana)  # no change, no event
@@ -136,8 +147,9 @@ def test_assignment_checks_membership_and_writes_an_activity_line(make_inbox, in
     assert conversation.assignee is None
 
 
-def test_delivery_status_never_goes_backwards(make_inbox, inbound,
-                                              django_capture_on_commit_callbacks) -> None:
+def test_delivery_status_never_goes_backwards(
+    make_inbox, inbound, django_capture_on_commit_callbacks
+) -> None:
     agent = UserFactory()
     conversation = inbound(make_inbox(members=[agent])).conversation
     with django_capture_on_commit_callbacks():
@@ -150,8 +162,9 @@ def test_delivery_status_never_goes_backwards(make_inbox, inbound,
     assert message.delivery_status == "read"
 
 
-def test_failed_delivery_can_be_retried(make_inbox, inbound,
-                                        django_capture_on_commit_callbacks) -> None:
+def test_failed_delivery_can_be_retried(
+    make_inbox, inbound, django_capture_on_commit_callbacks
+) -> None:
     agent = UserFactory()
     conversation = inbound(make_inbox(members=[agent])).conversation
     with django_capture_on_commit_callbacks():
@@ -169,8 +182,9 @@ def test_mark_read_moves_forward_only(make_inbox, inbound) -> None:
     second = inbound(inbox, "two")
     position = actions.mark_read(conversation=first.conversation, user=agent)
     assert position.last_read_message_id == second.message.pk
-    position = actions.mark_read(conversation=first.conversation, user=agent,
-                                 up_to_message_id=first.message.pk)
+    position = actions.mark_read(
+        conversation=first.conversation, user=agent, up_to_message_id=first.message.pk
+    )
     assert position.last_read_message_id == second.message.pk
     event = Event.objects.filter(kind="conversation.read").get()
     assert event.stream == f"user:{agent.pk}"
@@ -181,8 +195,7 @@ def test_merge_contacts_moves_conversations_and_identities(make_inbox, inbound) 
     inbox = make_inbox()
     a = inbound(inbox, sender="wa-1", name="Dana").conversation
     b = inbound(inbox, sender="tg-9", name="").conversation
-    actions.update_contact(contact=b.contact, actor=admin, email="dana@example.com",
-                           is_vip=True)
+    actions.update_contact(contact=b.contact, actor=admin, email="dana@example.com", is_vip=True)
     primary = actions.merge_contacts(primary=a.contact, duplicate=b.contact, actor=admin)
     assert primary.email == "dana@example.com" and primary.is_vip
     assert set(primary.conversations.values_list("pk", flat=True)) == {a.pk, b.pk}

@@ -22,8 +22,13 @@ def world(make_inbox, inbound, agent, django_capture_on_commit_callbacks):
     actions.assign(conversation=mine, assignee=agent, actor=agent)
     waiting = inbound(support, "Refund please", sender="c2", name="Bob").conversation
     hidden = inbound(billing, "Invoice question", sender="c3", name="Cy").conversation
-    return {"support": support, "billing": billing, "mine": mine, "waiting": waiting,
-            "hidden": hidden}
+    return {
+        "support": support,
+        "billing": billing,
+        "mine": mine,
+        "waiting": waiting,
+        "hidden": hidden,
+    }
 
 
 def ids(response) -> list[int]:
@@ -38,18 +43,27 @@ def test_list_filters_and_scoping(agent, api, world) -> None:
     assert ids(client.get("/api/v1/conversations/?assignee=unassigned")) == [world["waiting"].pk]
     assert ids(client.get(f"/api/v1/conversations/?inbox={world['billing'].pk}")) == []
     assert ids(client.get("/api/v1/conversations/?status=resolved")) == []
-    assert ids(client.get("/api/v1/conversations/?sort=waiting")) == [world["mine"].pk,
-                                                                       world["waiting"].pk]
+    assert ids(client.get("/api/v1/conversations/?sort=waiting")) == [
+        world["mine"].pk,
+        world["waiting"].pk,
+    ]
     body = client.get("/api/v1/conversations/").json()["results"][0]
     assert body["contact"]["name"] == "Bob" and body["unread_count"] == 1
     assert body["inbox"] == {"id": world["support"].pk, "name": "Support", "kind": "api"}
 
 
-@pytest.mark.parametrize("query,field", [
-    ("status=closed", "status"), ("assignee=someone", "assignee"), ("inbox=x", "inbox"),
-    ("priority=9", "priority"), ("sort=random", "sort"), ("cursor=garbage", "cursor"),
-    ("label=99999999999999999999999", "label"),
-])
+@pytest.mark.parametrize(
+    "query,field",
+    [
+        ("status=closed", "status"),
+        ("assignee=someone", "assignee"),
+        ("inbox=x", "inbox"),
+        ("priority=9", "priority"),
+        ("sort=random", "sort"),
+        ("cursor=garbage", "cursor"),
+        ("label=99999999999999999999999", "label"),
+    ],
+)
 def test_invalid_filters_are_400_naming_the_field(agent, api, world, query, field) -> None:
     response = api(agent).get(f"/api/v1/conversations/?{query}")
     assert response.status_code == 400 and field in response.json()
@@ -92,21 +106,27 @@ def test_counts_come_from_one_query(agent, api, world) -> None:
 def test_non_members_get_404_everywhere(agent, api, world) -> None:
     client = api(agent)
     hidden = world["hidden"]
-    for path in [f"/api/v1/conversations/{hidden.pk}/",
-                 f"/api/v1/conversations/{hidden.pk}/messages/",
-                 f"/api/v1/contacts/{hidden.contact_id}/",
-                 f"/api/v1/inboxes/{world['billing'].pk}/",
-                 f"/api/v1/agents/?inbox={world['billing'].pk}",
-                 "/api/v1/conversations/abc/", "/api/v1/conversations/999999999/"]:
+    for path in [
+        f"/api/v1/conversations/{hidden.pk}/",
+        f"/api/v1/conversations/{hidden.pk}/messages/",
+        f"/api/v1/contacts/{hidden.contact_id}/",
+        f"/api/v1/inboxes/{world['billing'].pk}/",
+        f"/api/v1/agents/?inbox={world['billing'].pk}",
+        "/api/v1/conversations/abc/",
+        "/api/v1/conversations/999999999/",
+    ]:
         assert client.get(path).status_code == 404, path
-    for path, body in [(f"/api/v1/conversations/{hidden.pk}/messages/", {"text": "hi"}),
-                       (f"/api/v1/conversations/{hidden.pk}/assign/", {"assignee_id": None}),
-                       (f"/api/v1/conversations/{hidden.pk}/status/", {"status": "resolved"})]:
+    for path, body in [
+        (f"/api/v1/conversations/{hidden.pk}/messages/", {"text": "hi"}),
+        (f"/api/v1/conversations/{hidden.pk}/assign/", {"assignee_id": None}),
+        (f"/api/v1/conversations/{hidden.pk}/status/", {"status": "resolved"}),
+    ]:
         assert client.post(path, body, format="json").status_code == 404, path
     hidden.refresh_from_db()
     assert hidden.status == "open" and hidden.messages.count() == 1
-    assert world["billing"].pk not in [i["id"] for i in
-                                        client.get("/api/v1/inboxes/").json()["results"]]
+    assert world["billing"].pk not in [
+        i["id"] for i in client.get("/api/v1/inboxes/").json()["results"]
+    ]
 
 
 def test_team_membership_grants_access(api, world) -> None:
@@ -122,27 +142,45 @@ def test_thread_reply_note_and_actions(agent, api, world, django_capture_on_comm
     client = api(agent)
     conversation = world["waiting"]
     with django_capture_on_commit_callbacks(execute=False):
-        reply = client.post(f"/api/v1/conversations/{conversation.pk}/messages/",
-                            {"text": "Refund sent"}, format="json")
+        reply = client.post(
+            f"/api/v1/conversations/{conversation.pk}/messages/",
+            {"text": "Refund sent"},
+            format="json",
+        )
     assert reply.status_code == 201
     assert reply.json()["delivery_status"] == "queued"
     assert reply.json()["sender"]["type"] == "agent"
-    note = client.post(f"/api/v1/conversations/{conversation.pk}/messages/",
-                       {"text": "Checked with finance", "kind": "note"}, format="json")
+    note = client.post(
+        f"/api/v1/conversations/{conversation.pk}/messages/",
+        {"text": "Checked with finance", "kind": "note"},
+        format="json",
+    )
     assert note.json()["kind"] == "note"
-    assert client.post(f"/api/v1/conversations/{conversation.pk}/messages/",
-                       {"text": " "}, format="json").status_code == 400
+    assert (
+        client.post(
+            f"/api/v1/conversations/{conversation.pk}/messages/", {"text": " "}, format="json"
+        ).status_code
+        == 400
+    )
 
     thread = client.get(f"/api/v1/conversations/{conversation.pk}/messages/").json()
-    assert [m["text"] for m in thread["results"]] == ["Refund please", "Refund sent",
-                                                      "Checked with finance"]
-    older = client.get(f"/api/v1/conversations/{conversation.pk}/messages/"
-                       f"?before={thread['results'][1]['id']}").json()
+    assert [m["text"] for m in thread["results"]] == [
+        "Refund please",
+        "Refund sent",
+        "Checked with finance",
+    ]
+    older = client.get(
+        f"/api/v1/conversations/{conversation.pk}/messages/?before={thread['results'][1]['id']}"
+    ).json()
     assert [m["text"] for m in older["results"]] == ["Refund please"]
 
     base = f"/api/v1/conversations/{conversation.pk}"
-    assert client.post(f"{base}/assign/", {"assignee_id": agent.pk},
-                       format="json").json()["assignee"]["id"] == agent.pk
+    assert (
+        client.post(f"{base}/assign/", {"assignee_id": agent.pk}, format="json").json()["assignee"][
+            "id"
+        ]
+        == agent.pk
+    )
     outsider = UserFactory()
     response = client.post(f"{base}/assign/", {"assignee_id": outsider.pk}, format="json")
     assert response.status_code == 400 and "assignee_id" in response.json()
@@ -154,8 +192,10 @@ def test_thread_reply_note_and_actions(agent, api, world, django_capture_on_comm
     response = client.post(f"{base}/status/", {"status": "snoozed"}, format="json")
     assert response.status_code == 400 and "snoozed_until" in response.json()
     with django_capture_on_commit_callbacks(execute=False):
-        assert client.post(f"{base}/status/", {"status": "resolved"},
-                           format="json").json()["status"] == "resolved"
+        assert (
+            client.post(f"{base}/status/", {"status": "resolved"}, format="json").json()["status"]
+            == "resolved"
+        )
     assert client.post(f"{base}/read/", {}, format="json").json()["unread_count"] == 0
     conversation.refresh_from_db()
     assert conversation.status == Conversation.Status.RESOLVED
@@ -166,19 +206,32 @@ def test_contacts_detail_update_and_admin_merge(agent, admin, api, world) -> Non
     contact_id = world["waiting"].contact_id
     body = client.get(f"/api/v1/contacts/{contact_id}/").json()
     assert body["name"] == "Bob" and [c["id"] for c in body["conversations"]] == [
-        world["waiting"].pk]
-    response = client.patch(f"/api/v1/contacts/{contact_id}/",
-                            {"email": "bob@example.com", "is_vip": True}, format="json")
+        world["waiting"].pk
+    ]
+    response = client.patch(
+        f"/api/v1/contacts/{contact_id}/",
+        {"email": "bob@example.com", "is_vip": True},
+        format="json",
+    )
     assert response.json()["email"] == "bob@example.com" and response.json()["is_vip"]
-    assert client.patch(f"/api/v1/contacts/{contact_id}/", {"email": "nope"},
-                        format="json").status_code == 400
+    assert (
+        client.patch(
+            f"/api/v1/contacts/{contact_id}/", {"email": "nope"}, format="json"
+        ).status_code
+        == 400
+    )
     assert [c["name"] for c in client.get("/api/v1/contacts/?q=bo").json()["results"]] == ["Bob"]
 
     other = world["mine"].contact_id
-    assert client.post(f"/api/v1/contacts/{contact_id}/merge/", {"duplicate_id": other},
-                       format="json").status_code == 403
-    merged = api(admin).post(f"/api/v1/contacts/{contact_id}/merge/",
-                             {"duplicate_id": other}, format="json")
+    assert (
+        client.post(
+            f"/api/v1/contacts/{contact_id}/merge/", {"duplicate_id": other}, format="json"
+        ).status_code
+        == 403
+    )
+    merged = api(admin).post(
+        f"/api/v1/contacts/{contact_id}/merge/", {"duplicate_id": other}, format="json"
+    )
     assert merged.status_code == 200
     assert api(admin).get(f"/api/v1/contacts/{other}/").status_code == 404  # merged away
 
@@ -193,26 +246,46 @@ def test_search(agent, api, world) -> None:
 
 def test_admin_manages_inboxes_labels_and_access(admin, agent, api, world) -> None:
     client = api(admin)
-    created = client.post("/api/v1/inboxes/", {
-        "name": "Partners", "kind": "api", "settings": {"callback_url": "https://x.example/cb"},
-        "secrets": {"api_key": "k-123"}}, format="json")
+    created = client.post(
+        "/api/v1/inboxes/",
+        {
+            "name": "Partners",
+            "kind": "api",
+            "settings": {"callback_url": "https://x.example/cb"},
+            "secrets": {"api_key": "k-123"},
+        },
+        format="json",
+    )
     assert created.status_code == 201
     body = created.json()
     assert body["secret_keys"] == ["api_key"] and "k-123" not in created.content.decode()
     inbox_id = body["id"]
-    assert api(agent).post("/api/v1/inboxes/", {"name": "X", "kind": "api"},
-                           format="json").status_code == 403
-    assert client.put(f"/api/v1/inboxes/{inbox_id}/access/", {"user_ids": [agent.pk],
-                      "team_ids": []}, format="json").json()["user_ids"] == [agent.pk]
+    assert (
+        api(agent).post("/api/v1/inboxes/", {"name": "X", "kind": "api"}, format="json").status_code
+        == 403
+    )
+    assert client.put(
+        f"/api/v1/inboxes/{inbox_id}/access/",
+        {"user_ids": [agent.pk], "team_ids": []},
+        format="json",
+    ).json()["user_ids"] == [agent.pk]
     assert inbox_id in [i["id"] for i in api(agent).get("/api/v1/inboxes/").json()["results"]]
-    assert client.put(f"/api/v1/inboxes/{inbox_id}/access/", {"user_ids": [424242],
-                      "team_ids": []}, format="json").status_code == 400
+    assert (
+        client.put(
+            f"/api/v1/inboxes/{inbox_id}/access/",
+            {"user_ids": [424242], "team_ids": []},
+            format="json",
+        ).status_code
+        == 400
+    )
 
     label = client.post("/api/v1/labels/", {"name": "Urgent", "color": "#ff0000"}, format="json")
     assert label.status_code == 201
     assert client.post("/api/v1/labels/", {"name": "urgent"}, format="json").status_code == 400
-    assert client.post("/api/v1/labels/", {"name": "Bad", "color": "red"},
-                       format="json").status_code == 400
+    assert (
+        client.post("/api/v1/labels/", {"name": "Bad", "color": "red"}, format="json").status_code
+        == 400
+    )
     assert api(agent).post("/api/v1/labels/", {"name": "X"}, format="json").status_code == 403
     assert [x["name"] for x in api(agent).get("/api/v1/labels/").json()["results"]] == ["Urgent"]
 
