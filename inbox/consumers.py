@@ -16,6 +16,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from inbox.events import inbox_group, user_group
+from inbox.relay import ensure_running as ensure_relay_running
 
 CLOSE_UNAUTHENTICATED = 4001
 CLOSE_SESSION_ENDED = 4003
@@ -83,6 +84,7 @@ class AgentConsumer(AsyncWebsocketConsumer):
         self.typing_sent: dict[int, float] = {}
         self.conversation_inboxes: dict[int, int | None] = {}
         await self.accept()
+        ensure_relay_running()
         await self._follow_inboxes()
         await self._send({"type": "hello", "user_id": user.pk, "inbox_ids": self.inbox_ids})
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.utils import timezone
@@ -140,8 +141,9 @@ def _append(pending: list[_Pending]) -> None:
     counter.save(update_fields=["last_id"])
     for stream in streams.values():
         stream.save(update_fields=["last_seq"])
-    frames = [(group_for_stream(e.stream), e.id, frame_text(e)) for e in rows]
-    transaction.on_commit(lambda: _publish(frames), robust=True)
+    if settings.EVENT_PUBLISHING == "commit":
+        frames = [(group_for_stream(e.stream), e.id, frame_text(e)) for e in rows]
+        transaction.on_commit(lambda: _publish(frames), robust=True)
 
 
 def frame_text(event: Any) -> str:

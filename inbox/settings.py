@@ -194,6 +194,11 @@ TASKS = {
         }[TASK_BACKEND],
     }
 }
+# How events reach sockets: "commit" publishes each event to the channel layer after its
+# transaction commits (Redis layer, any number of processes); "poll" has the web process
+# read new events from the log (the embedded shape, so that writes made by other
+# processes, such as `manage.py` commands, still reach the in-memory layer).
+EVENT_PUBLISHING = env("EVENT_PUBLISHING", "commit" if REDIS_URL else "poll")
 INBOX_IN_PROCESS_WORKER = env_bool(
     "INBOX_IN_PROCESS_WORKER", not REDIS_URL and TASK_BACKEND == "database"
 )

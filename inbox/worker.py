@@ -1,7 +1,7 @@
 """The in-process task worker of the embedded shape.
 
 The queue is the same durable database queue the scaled shape uses (django-tasks-db); here
-one daemon thread of the web process drains it, so `make run` needs no second process.
+a daemon thread of the web process drains it, so `make run` needs no second process.
 At scale, set INBOX_IN_PROCESS_WORKER=false and run `manage.py db_worker` instead.
 """
 
@@ -9,28 +9,34 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 logger = logging.getLogger(__name__)
-_started = threading.Event()
+_started: set[str] = set()
+_lock = threading.Lock()
 
 
-def start_in_process_worker(*, interval: float = 0.5) -> None:
-    """Start the worker thread once per process. Safe to call more than once."""
-    if _started.is_set():
-        return
-    _started.set()
-    thread = threading.Thread(target=_run, args=(interval,), name="task-worker", daemon=True)
-    thread.start()
+def _start(name: str, target: object) -> None:
+    with _lock:
+        if name in _started:
+            return
+        _started.add(name)
+    threading.Thread(target=target, name=name, daemon=True).start()  # type: ignore[arg-type]
 
 
-def _run(interval: float) -> None:
+def start_in_process_worker() -> None:
+    """Start the task worker thread once per process."""
+    _start("task-worker", _run_tasks)
+
+
+def _run_tasks() -> None:
     from django.db import close_old_connections
     from django.utils.crypto import get_random_string
     from django_tasks_db.management.commands.db_worker import Worker
 
     worker = Worker(
         queue_names=["*"],
-        interval=interval,
+        interval=0.5,
         batch=False,
         backend_name="default",
         startup_delay=False,
@@ -44,7 +50,7 @@ def _run(interval: float) -> None:
             worker.run()
             return
         except Exception:
-            # A database hiccup must not kill background work for the life of the server.
+            # A database hiccup must not stop background work for the life of the server.
             logger.exception("in-process task worker crashed; restarting in 5s")
             close_old_connections()
-            threading.Event().wait(5)
+            time.sleep(5)

@@ -137,7 +137,7 @@ def test_embedded_default_end_to_end(embedded_server) -> None:
     status, page = browser.post_form(
         "/accounts/signin/", {"username": "admin@example.com", "password": "demo-password-1"}
     )
-    assert status == 200 and "Ada Admin" in page and "<h1>Inbox</h1>" in page
+    assert status == 200 and "Ada Admin" in page and "<title>Inbox" in page
 
     # The in-process worker sends the invitation email without a second process.
     status, page = browser.post_form(
@@ -151,20 +151,42 @@ def test_embedded_default_end_to_end(embedded_server) -> None:
     assert "To: newcomer@example.com" in sent
     assert "/accounts/invitation/" in sent
 
-    # The agent websocket works on the in-memory layer and closes at sign-out.
-    async def socket_session() -> tuple[dict, int | None]:
+    # The agent websocket works on the in-memory layer; a message stored by another process
+    # (a manage.py command, as an MTA pipe would run) reaches it; it closes at sign-out.
+    async def socket_session() -> tuple[dict, dict, int | None]:
         import json
 
         uri = base.replace("http", "ws") + "/ws/agent/"
         headers = {"Cookie": f"sessionid={browser.cookie('sessionid')}", "Origin": base}
         async with websockets.connect(uri, additional_headers=headers) as ws:
             hello = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            await asyncio.to_thread(customer_writes_from_another_process)
+            while True:
+                frame = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                if frame.get("kind") == "message.created":
+                    break
             await asyncio.to_thread(sign_out)
             try:
                 while True:
                     await asyncio.wait_for(ws.recv(), 5)
             except websockets.ConnectionClosed as closed:
-                return hello, closed.rcvd.code if closed.rcvd else None
+                return hello, frame, closed.rcvd.code if closed.rcvd else None
+
+    def customer_writes_from_another_process() -> None:
+        code = (
+            "from inbox import actions; from inbox.models import Inbox; "
+            "actions.receive_inbound_message(inbox=Inbox.objects.get(name='Support'), "
+            "identity=actions.IdentityInput(kind='email', value='new@example.com'), "
+            "text='Written by another process')"
+        )
+        subprocess.run(
+            [sys.executable, "manage.py", "shell", "-v", "0", "-c", code],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
 
     def sign_out() -> None:
         token = browser.cookie("csrftoken")
@@ -175,6 +197,7 @@ def test_embedded_default_end_to_end(embedded_server) -> None:
         )
         browser.opener.open(request, timeout=10).read()
 
-    hello, close_code = asyncio.run(socket_session())
-    assert hello["type"] == "hello"
+    hello, frame, close_code = asyncio.run(socket_session())
+    assert hello["type"] == "hello" and len(hello["inbox_ids"]) == 2
+    assert frame["payload"]["message"]["text"] == "Written by another process"
     assert close_code == 4003
