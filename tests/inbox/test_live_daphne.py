@@ -1,0 +1,110 @@
+"""The realtime protocol end to end, the way production runs it: a real Daphne process on
+the Redis channel layer, a real `websockets` client authenticated with an API token, and
+a write committed by another process (this test) reaching it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import websockets
+from django.conf import settings
+from django.db import connections
+
+from accounts.actions import create_api_token
+from accounts.origin import SYSTEM
+from inbox import actions
+from tests.factories import AdminFactory, UserFactory
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def daphne_url():
+    if not os.environ.get("REDIS_URL") or settings.DATABASES["default"]["ENGINE"].endswith(
+        "sqlite3"
+    ):
+        pytest.skip("needs PostgreSQL and Redis (make test)")
+    db = settings.DATABASES["default"]
+    env = dict(
+        os.environ,
+        INBOX_IN_PROCESS_WORKER="false",
+        DATABASE_URL=f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:"
+        f"{db['PORT']}/{db['NAME']}",
+    )
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "inbox.asgi:application",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"http://{base}/healthz", timeout=1).read()
+            break
+        except OSError:
+            assert server.poll() is None and time.monotonic() < deadline, "daphne did not start"
+            time.sleep(0.2)
+    yield f"ws://{base}/ws/agent/"
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def test_event_reaches_a_real_client_through_redis(daphne_url) -> None:
+    admin = AdminFactory()
+    agent = UserFactory(name="Ana")
+    inbox = actions.create_inbox(
+        name="Support", kind="api", actor=admin, origin=SYSTEM, members=[agent]
+    )
+    _, secret = create_api_token(user=agent, name="ws", origin=SYSTEM)
+
+    def customer_writes() -> None:
+        try:
+            actions.receive_inbound_message(
+                inbox=inbox,
+                identity=actions.IdentityInput(kind="external", value="c-1"),
+                text="Hello?",
+            )
+        finally:
+            connections.close_all()  # this thread's connection must not outlive the test
+
+    async def session() -> tuple[dict, dict, float]:
+        async with websockets.connect(
+            daphne_url, additional_headers={"Authorization": f"Bearer {secret}"}
+        ) as ws:
+            hello = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            started = time.monotonic()
+            await asyncio.to_thread(customer_writes)
+            while True:
+                frame = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                if frame.get("kind") == "message.created":
+                    return hello, frame, time.monotonic() - started
+
+    hello, frame, elapsed = asyncio.run(session())
+    assert hello["inbox_ids"] == [inbox.pk]
+    assert frame["payload"]["message"]["text"] == "Hello?"
+    assert elapsed < 5
