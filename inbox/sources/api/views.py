@@ -17,6 +17,7 @@ from django.http import HttpRequest
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import authentication, exceptions, permissions, serializers, status
+from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -261,6 +262,8 @@ class InboundMessageView(APIView):
     authentication_classes = [InboxKeyAuthentication]
     permission_classes = [HasInboxKey]
     throttle_classes: list[Any] = []
+    # The body is read by `read_limited_body`, not DRF; this tells the schema it is JSON.
+    parser_classes = [JSONParser]
 
     @extend_schema(
         operation_id="api_source_receive_message",
