@@ -96,7 +96,7 @@ def attachment_payload(attachment: Attachment) -> dict[str, Any]:
         "content_type": attachment.content_type,
         "size": attachment.size,
         "sha256": attachment.sha256,
-        "url": f"/attachments/{attachment.pk}/download",
+        "url": f"/api/v1/attachments/{attachment.pk}/download",
     }
 
 

@@ -315,6 +315,7 @@ if not PRODUCTION:
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 FILE_UPLOAD_PERMISSIONS = 0o640
 AVATAR_MAX_BYTES = 2 * 1024 * 1024
+ATTACHMENT_MAX_BYTES = env_int("ATTACHMENT_MAX_MB", 25) * 1024 * 1024
 
 # --- Locale ---------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

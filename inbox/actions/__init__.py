@@ -32,6 +32,7 @@ from inbox.actions.messages import (
     InboundResult,
     add_note,
     receive_inbound_message,
+    retry_delivery,
     send_reply,
     set_delivery_status,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "merge_contacts",
     "receive_inbound_message",
     "reopen_if_snooze_due",
+    "retry_delivery",
     "send_reply",
     "set_delivery_status",
     "set_inbox_access",

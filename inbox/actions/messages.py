@@ -245,3 +245,23 @@ def set_delivery_status(*, message: Message, status: str, error: str = "") -> Me
         message.save(update_fields=["delivery_status", "delivery_error", "updated_at"])
         message_updated(message)
     return message
+
+
+def retry_delivery(*, message: Message, actor: User) -> Message:
+    """Queue a failed outgoing message for delivery again, with a fresh attempt count.
+    Raises InboxError for anything but a failed outgoing message."""
+    with writing():
+        message = Message.objects.select_for_update().get(pk=message.pk)
+        if (
+            message.direction != Message.Direction.OUTGOING
+            or message.delivery_status != Message.Delivery.FAILED
+        ):
+            raise InboxError("Only a failed message can be sent again.")
+        message.delivery_status = Message.Delivery.QUEUED
+        message.delivery_error = ""
+        message.data = {**message.data, "delivery_attempts": 0, "retried_by": actor.pk}
+        message.save(update_fields=["delivery_status", "delivery_error", "data", "updated_at"])
+        message_updated(message)
+        message_id = message.pk
+        transaction.on_commit(lambda: _deliver(message_id))
+    return message

@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from inbox.api import views
+from inbox.api import files, views
 
 router = SimpleRouter(trailing_slash=True)
 router.register("conversations", views.ConversationViewSet, basename="conversation")
@@ -12,5 +12,13 @@ router.register("labels", views.LabelViewSet, basename="label")
 urlpatterns = [
     path("agents/", views.AgentListView.as_view(), name="agents"),
     path("search/", views.SearchView.as_view(), name="search"),
+    path(
+        "attachments/<int:attachment_id>/download",
+        files.AttachmentDownloadView.as_view(),
+        name="attachment-download",
+    ),
+    path(
+        "messages/<int:message_id>/retry/", views.RetryDeliveryView.as_view(), name="message-retry"
+    ),
     *router.urls,
 ]

@@ -22,6 +22,7 @@ from accounts.origin import Origin
 from accounts.permissions import is_admin
 from inbox import actions
 from inbox.api import serializers as s
+from inbox.api.files import PayloadTooLarge, uploaded_attachments
 from inbox.models import Contact, Conversation, Inbox, Label, Message
 from inbox.payloads import (
     CONVERSATION_PREFETCH,
@@ -148,13 +149,23 @@ class ConversationViewSet(viewsets.ViewSet):
             return Response({"results": [message_payload(m) for m in rows], "has_more": has_more})
         data = _valid(s.MessageCreate, request.data)
         try:
+            attachments = uploaded_attachments(request)
+        except PayloadTooLarge as exc:
+            return Response(
+                {"detail": str(exc), "limit_bytes": exc.limit},
+                status=http.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            )
+        try:
             if data["kind"] == "note":
                 message = actions.add_note(
                     conversation=conversation, author=_me(request), text=data["text"]
                 )
             else:
                 message = actions.send_reply(
-                    conversation=conversation, author=_me(request), text=data["text"]
+                    conversation=conversation,
+                    author=_me(request),
+                    text=data["text"],
+                    attachments=attachments,
                 )
         except actions.InboxError as exc:
             raise _refuse(exc) from exc
@@ -491,3 +502,25 @@ class SearchView(APIView):
             raise ValidationError({"q": ["Type something to search for."]})
         rows = q.search_conversations(_me(request), term)
         return Response({"results": [conversation_json(c) for c in rows]})
+
+
+class RetryDeliveryView(APIView):
+    """Send a failed outgoing message again."""
+
+    @extend_schema(request=None, responses=OBJ)
+    def post(self, request: Request, message_id: int) -> Response:
+        message = Message.objects.filter(
+            pk=message_id, conversation__in=q.visible_conversations(_me(request))
+        ).first()
+        if message is None:
+            raise NotFound()
+        try:
+            message = actions.retry_delivery(message=message, actor=_me(request))
+        except actions.InboxError as exc:
+            raise _refuse(exc) from exc
+        fresh = (
+            Message.objects.select_related("sender_user", "sender_contact")
+            .prefetch_related("attachments")
+            .get(pk=message.pk)
+        )
+        return Response(message_payload(fresh))
