@@ -15,6 +15,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from inbox import presence
 from inbox.events import inbox_group, user_group
 from inbox.relay import ensure_running as ensure_relay_running
 
@@ -86,6 +87,10 @@ class AgentConsumer(AsyncWebsocketConsumer):
         await self.accept()
         ensure_relay_running()
         await self._follow_inboxes()
+        if await database_sync_to_async(presence.socket_opened)(
+            user_id=user.pk, channel_name=self.channel_name
+        ):
+            await self._announce_presence(online=True)
         await self._send({"type": "hello", "user_id": user.pk, "inbox_ids": self.inbox_ids})
 
     async def _follow_inboxes(self) -> list[int]:
@@ -100,6 +105,10 @@ class AgentConsumer(AsyncWebsocketConsumer):
         return gained
 
     async def disconnect(self, code: int) -> None:
+        if hasattr(self, "user") and await database_sync_to_async(presence.socket_closed)(
+            user_id=self.user.pk, channel_name=self.channel_name
+        ):
+            await self._announce_presence(online=False)
         for group in getattr(self, "groups_joined", set()):
             await self.channel_layer.group_discard(group, self.channel_name)
         for conversation_id, inbox_id in getattr(self, "viewing", {}).items():
@@ -127,6 +136,7 @@ class AgentConsumer(AsyncWebsocketConsumer):
         if "resume_from" in content and kind in (None, "resume"):
             await self._resume(content["resume_from"])
         elif kind == "ping":
+            await database_sync_to_async(presence.heartbeat)(channel_name=self.channel_name)
             await self._send({"type": "pong"})
         elif kind in ("typing", "viewing"):
             await self._relay(kind, content)
@@ -201,6 +211,23 @@ class AgentConsumer(AsyncWebsocketConsumer):
         await self._ephemeral(
             inbox_id, {"type": kind, "conversation_id": conversation_id, "state": state}
         )
+
+    async def _announce_presence(self, *, online: bool) -> None:
+        """Tell the agents of this user's inboxes that they came online or went away."""
+        text = json.dumps(
+            {
+                "type": "presence",
+                "user_id": self.user.pk,
+                "online": online,
+                "availability": self.user.availability,
+            },
+            separators=(",", ":"),
+        )
+        for inbox_id in self.inbox_ids:
+            await self.channel_layer.group_send(
+                inbox_group(inbox_id),
+                {"type": "ephemeral.frame", "sender": self.channel_name, "text": text},
+            )
 
     async def _ephemeral(self, inbox_id: int, frame: dict[str, Any]) -> None:
         frame["user"] = {"id": self.user.pk, "name": self.user.name}

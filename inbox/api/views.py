@@ -33,6 +33,7 @@ from inbox.payloads import (
     label_payload,
     message_payload,
 )
+from inbox.presence import online_user_ids
 from inbox.queries import conversations as q
 from inbox.queries.access import can_see_inbox, visible_contacts, visible_inboxes
 
@@ -477,16 +478,19 @@ class AgentListView(APIView):
             users = users.filter(
                 Q(role=User.Role.ADMIN) | Q(inboxes__id=inbox_id) | Q(teams__inboxes__id=inbox_id)
             ).distinct()
+        rows = list(users)
+        online = online_user_ids([u.pk for u in rows])
         return Response(
             {
                 "results": [
                     {
                         "id": u.pk,
+                        "online": u.pk in online,
                         "name": u.name,
                         "availability": u.availability,
                         "avatar_url": u.avatar.url if u.avatar else None,
                     }
-                    for u in users
+                    for u in rows
                 ]
             }
         )

@@ -2,7 +2,7 @@
 
 from inbox.models.contacts import Contact, ContactIdentity
 from inbox.models.conversations import Conversation, Label, ReadPosition
-from inbox.models.events import Event, EventCounter, EventStream
+from inbox.models.events import Event, EventCounter, EventStream, SocketSession
 from inbox.models.inboxes import Inbox
 from inbox.models.messages import Attachment, Message
 
@@ -18,4 +18,5 @@ __all__ = [
     "Label",
     "Message",
     "ReadPosition",
+    "SocketSession",
 ]

@@ -42,3 +42,17 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.id} {self.stream} {self.kind}"
+
+
+class SocketSession(models.Model):
+    """One open agent websocket, for presence. A row whose heartbeat is older than
+    PRESENCE_TIMEOUT belongs to a socket that vanished without closing (a crashed server)
+    and no longer counts."""
+
+    channel_name = models.CharField(max_length=200, primary_key=True)
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="+")
+    connected_at = models.DateTimeField(default=timezone.now)
+    heartbeat_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.user_id} on {self.channel_name}"

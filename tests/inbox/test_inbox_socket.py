@@ -156,6 +156,7 @@ async def test_typing_and_viewing_reach_other_agents_rate_limited() -> None:
     conversation = (await sync_to_async(customer_writes)(inbox, "hi")).conversation
     ana_socket, _ = await open_socket(ana)
     ben_socket, _ = await open_socket(ben)
+    assert (await next_frame(ana_socket, "presence"))["user_id"] == ben.pk
     outsider_socket, _ = await open_socket(outsider)
 
     await ana_socket.send_json_to(
@@ -210,3 +211,34 @@ async def test_bad_token_is_refused() -> None:
     )
     connected, code = await communicator.connect(timeout=5)
     assert not connected and code == 4001
+
+
+async def test_presence_online_and_offline() -> None:
+    _, ana, ben, _, inbox = await sync_to_async(setup_world)()
+    ben_socket, _ = await open_socket(ben)
+    ana_socket, _ = await open_socket(ana)
+    frame = await next_frame(ben_socket, "presence")
+    assert frame == {
+        "type": "presence",
+        "user_id": ana.pk,
+        "online": True,
+        "availability": "offline",
+    }
+
+    def agents() -> dict[int, bool]:
+        from django.test import Client
+
+        client = Client()
+        client.force_login(ben)
+        rows = client.get(f"/api/v1/agents/?inbox={inbox.pk}").json()["results"]
+        return {row["id"]: row["online"] for row in rows}
+
+    assert (await sync_to_async(agents)())[ana.pk] is True
+    second, _ = await open_socket(ana)  # a second tab: no new announcement
+    await second.disconnect()
+    assert await ben_socket.receive_nothing(timeout=0.3)
+    await ana_socket.disconnect()
+    frame = await next_frame(ben_socket, "presence")
+    assert frame["user_id"] == ana.pk and frame["online"] is False
+    assert (await sync_to_async(agents)())[ana.pk] is False
+    await ben_socket.disconnect()
