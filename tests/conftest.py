@@ -88,6 +88,15 @@ def run_tasks(db: None) -> Callable[[], int]:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_channel_layer() -> None:
+    """A layer instance holds asyncio locks bound to the loop that first used it; each test
+    (and each pytest-asyncio loop) gets its own instance."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+
+
+@pytest.fixture(autouse=True)
 def _test_settings(settings: object, tmp_path_factory: pytest.TempPathFactory) -> None:
     settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")  # type: ignore[attr-defined]
     # PBKDF2's deliberate slowness would dominate the suite's run time.
