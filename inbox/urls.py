@@ -11,6 +11,7 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="web:home", permanent=False)),
     path("", include(("inbox.web.urls", "web"))),
     path("accounts/", include("accounts.urls")),
+    path("settings/", include("inbox.web.settings_urls")),
     path("api/v1/", include(("accounts.api.urls", "api"))),
     path("api/v1/", include(("inbox.api.urls", "inbox-api"))),
     path("sources/api/", include(("inbox.sources.api.urls", "api-source"))),

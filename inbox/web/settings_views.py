@@ -1,0 +1,187 @@
+"""Admin pages for inboxes and labels (the REST API offers the same operations)."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts.forms import IdMultipleChoiceField
+from accounts.models import Team, User
+from accounts.origin import Origin
+from accounts.permissions import admin_required
+from inbox import actions
+from inbox.models import Inbox, Label
+
+NEW_SECRETS_KEY = "_new_inbox_secrets"
+
+
+class InboxForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    callback_url = forms.URLField(
+        label="Callback URL",
+        required=False,
+        assume_scheme="https",
+        help_text="Agents' replies are POSTed here, signed (see docs/sources/api.md).",
+    )
+    members = IdMultipleChoiceField(
+        queryset=User.objects.filter(is_active=True),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Agents who see this inbox",
+    )
+    teams = IdMultipleChoiceField(
+        queryset=Team.objects.all(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Teams who see this inbox",
+    )
+
+
+class LabelForm(forms.Form):
+    name = forms.CharField(max_length=50)
+    color = forms.CharField(
+        max_length=7, initial="#6366f1", widget=forms.TextInput(attrs={"type": "color"})
+    )
+    description = forms.CharField(max_length=200, required=False)
+
+
+def _new_secrets() -> dict[str, str]:
+    return {"api_key": secrets.token_urlsafe(32), "signing_secret": secrets.token_urlsafe(32)}
+
+
+@admin_required
+def inbox_list(request: HttpRequest) -> HttpResponse:
+    inboxes = Inbox.objects.prefetch_related("members", "teams").order_by("name")
+    return render(request, "web/settings/inbox_list.html", {"inboxes": inboxes, "nav": "inboxes"})
+
+
+@admin_required
+def inbox_create(request: HttpRequest) -> HttpResponse:
+    form = InboxForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        keys = _new_secrets()
+        inbox = actions.create_inbox(
+            name=form.cleaned_data["name"],
+            kind=Inbox.Kind.API,
+            actor=request.user,  # type: ignore[arg-type]
+            origin=Origin.from_request(request),
+            settings={"callback_url": form.cleaned_data["callback_url"]},
+            secrets=keys,
+            members=form.cleaned_data["members"],
+            teams=form.cleaned_data["teams"],
+        )
+        request.session[NEW_SECRETS_KEY] = keys
+        messages.success(request, f"Inbox “{inbox.name}” created.")
+        return redirect("inbox_settings:inbox_edit", inbox_id=inbox.pk)
+    return render(
+        request, "web/settings/inbox_form.html", {"form": form, "inbox": None, "nav": "inboxes"}
+    )
+
+
+@admin_required
+def inbox_edit(request: HttpRequest, inbox_id: int) -> HttpResponse:
+    inbox = get_object_or_404(Inbox, pk=inbox_id)
+    initial: dict[str, Any] = {
+        "name": inbox.name,
+        "callback_url": inbox.settings.get("callback_url", ""),
+        "members": list(inbox.members.values_list("pk", flat=True)),
+        "teams": list(inbox.teams.values_list("pk", flat=True)),
+    }
+    form = InboxForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        origin = Origin.from_request(request)
+        actor: Any = request.user
+        actions.update_inbox(
+            inbox=inbox,
+            actor=actor,
+            origin=origin,
+            name=form.cleaned_data["name"],
+            settings={"callback_url": form.cleaned_data["callback_url"]},
+        )
+        actions.set_inbox_access(
+            inbox=inbox,
+            users=form.cleaned_data["members"],
+            teams=form.cleaned_data["teams"],
+            actor=actor,
+            origin=origin,
+        )
+        messages.success(request, f"Inbox “{form.cleaned_data['name']}” saved.")
+        return redirect("inbox_settings:inbox_list")
+    response = render(
+        request,
+        "web/settings/inbox_form.html",
+        {
+            "form": form,
+            "inbox": inbox,
+            "nav": "inboxes",
+            "new_secrets": request.session.pop(NEW_SECRETS_KEY, None),
+            "endpoint": request.build_absolute_uri(f"/sources/api/{inbox.public_id}/messages"),
+        },
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@admin_required
+@require_POST
+def inbox_rotate_keys(request: HttpRequest, inbox_id: int) -> HttpResponse:
+    inbox = get_object_or_404(Inbox, pk=inbox_id)
+    keys = _new_secrets()
+    actions.update_inbox(
+        inbox=inbox,
+        actor=request.user,  # type: ignore[arg-type]
+        origin=Origin.from_request(request),
+        secrets=keys,
+    )
+    request.session[NEW_SECRETS_KEY] = keys
+    messages.success(request, "New keys generated. The old ones stopped working.")
+    return redirect("inbox_settings:inbox_edit", inbox_id=inbox.pk)
+
+
+@admin_required
+def label_list(request: HttpRequest) -> HttpResponse:
+    form = LabelForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            label = actions.create_label(**form.cleaned_data)
+        except actions.InboxError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            messages.success(request, f"Label “{label.name}” created.")
+            return redirect("inbox_settings:label_list")
+    return render(
+        request,
+        "web/settings/label_list.html",
+        {"form": form, "labels": Label.objects.order_by("name"), "nav": "labels"},
+    )
+
+
+@admin_required
+def label_edit(request: HttpRequest, label_id: int) -> HttpResponse:
+    label = get_object_or_404(Label, pk=label_id)
+    form = LabelForm(
+        request.POST or None,
+        initial={"name": label.name, "color": label.color, "description": label.description},
+    )
+    if request.method == "POST":
+        if request.POST.get("delete") == "1":
+            actions.delete_label(label=label)
+            messages.success(request, f"Label “{label.name}” deleted.")
+            return redirect("inbox_settings:label_list")
+        if form.is_valid():
+            try:
+                actions.update_label(label=label, **form.cleaned_data)
+            except actions.InboxError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            else:
+                messages.success(request, "Label saved.")
+                return redirect("inbox_settings:label_list")
+    return render(
+        request, "web/settings/label_form.html", {"form": form, "label": label, "nav": "labels"}
+    )
