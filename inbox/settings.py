@@ -110,6 +110,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "inbox.web.limits.RequestSizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -316,6 +317,8 @@ if not PRODUCTION:
 FILE_UPLOAD_PERMISSIONS = 0o640
 AVATAR_MAX_BYTES = 2 * 1024 * 1024
 ATTACHMENT_MAX_BYTES = env_int("ATTACHMENT_MAX_MB", 25) * 1024 * 1024
+# Whole request bodies (JSON, multipart with attachments); larger ones get 413 at once.
+REQUEST_MAX_BYTES = env_int("REQUEST_MAX_MB", 40) * 1024 * 1024
 
 # --- Locale ---------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

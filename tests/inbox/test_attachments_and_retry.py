@@ -90,3 +90,10 @@ def test_a_failed_message_can_be_retried(
     # The delivery task is enqueued after commit (besides publishing the event).
     assert any("retry_delivery" in c.__qualname__ for c in callbacks)
     assert api(UserFactory()).post(f"/api/v1/messages/{message.pk}/retry/").status_code == 404
+
+
+def test_oversized_request_body_is_413(agent, api, settings) -> None:
+    settings.REQUEST_MAX_BYTES = 1000
+    response = api(agent).patch("/api/v1/me/", {"name": "x" * 2000}, format="json")
+    assert response.status_code == 413
+    assert response.json()["limit_bytes"] == 1000
