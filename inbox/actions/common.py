@@ -39,30 +39,23 @@ def conversation_changed(
     return payload
 
 
-def message_created(message: Message) -> None:
+def _message_event(message: Message, kind: str) -> None:
     fresh = (
         Message.objects.select_related(*MESSAGE_SELECT)
         .prefetch_related(*MESSAGE_PREFETCH)
         .get(pk=message.pk)
     )
     record_event(
-        stream=inbox_stream(fresh.inbox_id),
-        kind="message.created",
-        payload={"message": message_payload(fresh)},
+        stream=inbox_stream(fresh.inbox_id), kind=kind, payload={"message": message_payload(fresh)}
     )
+
+
+def message_created(message: Message) -> None:
+    _message_event(message, "message.created")
 
 
 def message_updated(message: Message) -> None:
-    fresh = (
-        Message.objects.select_related(*MESSAGE_SELECT)
-        .prefetch_related(*MESSAGE_PREFETCH)
-        .get(pk=message.pk)
-    )
-    record_event(
-        stream=inbox_stream(fresh.inbox_id),
-        kind="message.updated",
-        payload={"message": message_payload(fresh)},
-    )
+    _message_event(message, "message.updated")
 
 
 def add_activity(

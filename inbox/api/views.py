@@ -27,6 +27,8 @@ from inbox.models import Contact, Conversation, Inbox, Label, Message
 from inbox.payloads import (
     CONVERSATION_PREFETCH,
     CONVERSATION_SELECT,
+    MESSAGE_PREFETCH,
+    MESSAGE_SELECT,
     contact_payload,
     conversation_payload,
     inbox_summary,
@@ -70,6 +72,14 @@ def _refuse(exc: actions.InboxError) -> ValidationError:
 def _require_admin(request: Request) -> None:
     if not is_admin(request.user):
         raise PermissionDenied("Only admins can do this.")
+
+
+def message_json(message_id: int) -> dict[str, Any]:
+    return message_payload(
+        Message.objects.select_related(*MESSAGE_SELECT)
+        .prefetch_related(*MESSAGE_PREFETCH)
+        .get(pk=message_id)
+    )
 
 
 def conversation_json(conversation: Conversation) -> dict[str, Any]:
@@ -170,12 +180,7 @@ class ConversationViewSet(viewsets.ViewSet):
                 )
         except actions.InboxError as exc:
             raise _refuse(exc) from exc
-        fresh = (
-            Message.objects.select_related("sender_user", "sender_contact")
-            .prefetch_related("attachments")
-            .get(pk=message.pk)
-        )
-        return Response(message_payload(fresh), status=http.HTTP_201_CREATED)
+        return Response(message_json(message.pk), status=http.HTTP_201_CREATED)
 
     @extend_schema(request=s.AssignInput, responses=OBJ)
     @action(detail=True, methods=["post"])
@@ -522,9 +527,4 @@ class RetryDeliveryView(APIView):
             message = actions.retry_delivery(message=message, actor=_me(request))
         except actions.InboxError as exc:
             raise _refuse(exc) from exc
-        fresh = (
-            Message.objects.select_related("sender_user", "sender_contact")
-            .prefetch_related("attachments")
-            .get(pk=message.pk)
-        )
-        return Response(message_payload(fresh))
+        return Response(message_json(message.pk))
