@@ -55,6 +55,20 @@ def _replay(user_id: int, inbox_ids: list[int], after: int) -> tuple[str, list[t
     return "ok", [(e.id, frame_text(e)) for e in events]
 
 
+def _stream_positions(user_id: int, inbox_ids: list[int]) -> dict[str, Any]:
+    """Where each of the socket's streams stands, so a client notices a frame lost even
+    before its first event. The counter is read first: anything after these seqs has an id
+    above `last_event_id`."""
+    from inbox.events import inbox_stream, user_stream
+    from inbox.models import EventCounter, EventStream
+
+    last = EventCounter.objects.filter(pk=1).values_list("last_id", flat=True).first() or 0
+    names = [inbox_stream(i) for i in inbox_ids] + [user_stream(user_id)]
+    streams = dict.fromkeys(names, 0)
+    streams.update(EventStream.objects.filter(name__in=names).values_list("name", "last_seq"))
+    return {"last_event_id": last, "streams": streams}
+
+
 def _conversation_inbox(conversation_id: int) -> int | None:
     from inbox.models import Conversation
 
@@ -91,7 +105,10 @@ class AgentConsumer(AsyncWebsocketConsumer):
             user_id=user.pk, channel_name=self.channel_name
         ):
             await self._announce_presence(online=True)
-        await self._send({"type": "hello", "user_id": user.pk, "inbox_ids": self.inbox_ids})
+        positions = await database_sync_to_async(_stream_positions)(user.pk, self.inbox_ids)
+        await self._send(
+            {"type": "hello", "user_id": user.pk, "inbox_ids": self.inbox_ids, **positions}
+        )
 
     async def _follow_inboxes(self) -> list[int]:
         inbox_ids = await database_sync_to_async(_visible_inbox_ids)(self.user)

@@ -6,6 +6,11 @@ change, then published after commit to a channel-layer group:
 - `inbox.<id>` for events of an inbox (every socket of a member joins it);
 - `user.<id>` for events meant for one user (and control messages such as session.ended).
 
+Locks: actions lock their domain rows with `select_for_update(no_key=True)` (FOR NO KEY
+UPDATE), never plain FOR UPDATE. Django's foreign keys are checked at COMMIT with FOR KEY
+SHARE on the referenced row; a plain FOR UPDATE held by a transaction waiting for the event
+counter would block the commit of the transaction holding the counter: a deadlock.
+
 Ordering: actions write inside `writing()`. Events are buffered and appended at the end of
 the outermost `writing()` block, under a lock on the single `EventCounter` row held until
 commit. So event ids are handed out in commit order and contiguous: once a client has seen

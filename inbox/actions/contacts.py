@@ -99,7 +99,7 @@ def update_contact(*, contact: Contact, actor: User, **changes: Any) -> Contact:
     if unknown:
         raise InboxError(f"Unknown contact fields: {', '.join(sorted(unknown))}.")
     with writing():
-        contact = Contact.objects.select_for_update().get(pk=contact.pk)
+        contact = Contact.objects.select_for_update(no_key=True).get(pk=contact.pk)
         for name, value in changes.items():
             setattr(contact, name, value)
         contact.full_clean(exclude=["avatar", "merged_into"])
@@ -116,8 +116,8 @@ def merge_contacts(*, primary: Contact, duplicate: Contact, actor: User) -> Cont
         raise InboxError("Choose two different contacts.")
     with writing():
         primary, duplicate = (
-            Contact.objects.select_for_update().get(pk=primary.pk),
-            Contact.objects.select_for_update().get(pk=duplicate.pk),
+            Contact.objects.select_for_update(no_key=True).get(pk=primary.pk),
+            Contact.objects.select_for_update(no_key=True).get(pk=duplicate.pk),
         )
         if primary.merged_into_id or duplicate.merged_into_id:
             raise InboxError("One of these contacts was already merged.")

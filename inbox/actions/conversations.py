@@ -15,7 +15,7 @@ from inbox.queries.access import can_see_inbox
 
 
 def _locked(conversation: Conversation) -> Conversation:
-    return Conversation.objects.select_for_update().get(pk=conversation.pk)
+    return Conversation.objects.select_for_update(no_key=True).get(pk=conversation.pk)
 
 
 def assign(
@@ -216,7 +216,7 @@ def mark_read(
     )
     target = min(up_to_message_id, latest) if up_to_message_id else latest
     with writing():
-        position, _ = ReadPosition.objects.select_for_update().get_or_create(
+        position, _ = ReadPosition.objects.select_for_update(no_key=True).get_or_create(
             conversation=conversation, user=user
         )
         if target > position.last_read_message_id:

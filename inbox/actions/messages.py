@@ -67,7 +67,7 @@ def _store_attachments(message: Message, attachments: Sequence[AttachmentInput])
 def _new_conversation(
     *, inbox: Inbox, contact: Contact, subject: str, at: datetime
 ) -> Conversation:
-    locked = Inbox.objects.select_for_update().get(pk=inbox.pk)
+    locked = Inbox.objects.select_for_update(no_key=True).get(pk=inbox.pk)
     locked.last_conversation_number += 1
     locked.save(update_fields=["last_conversation_number"])
     return Conversation.objects.create(
@@ -115,7 +115,9 @@ def receive_inbound_message(
                 conversation = _new_conversation(
                     inbox=inbox, contact=contact, subject=subject, at=at
                 )
-            conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+            conversation = Conversation.objects.select_for_update(no_key=True).get(
+                pk=conversation.pk
+            )
             changes = ["last_activity_at"]
             if conversation.status in (Conversation.Status.RESOLVED, Conversation.Status.SNOOZED):
                 previous = conversation.get_status_display().lower()
@@ -172,7 +174,7 @@ def send_reply(
     if not text.strip() and not attachments:
         raise InboxError("Write something or attach a file.", field="text")
     with writing():
-        conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        conversation = Conversation.objects.select_for_update(no_key=True).get(pk=conversation.pk)
         now = timezone.now()
         message = Message.objects.create(
             conversation=conversation,
@@ -230,7 +232,7 @@ def set_delivery_status(*, message: Message, status: str, error: str = "") -> Me
     Status reports may arrive out of order: a later state is never replaced by an earlier
     one; `failed` replaces anything but `read`, and a retry (queued) replaces `failed`."""
     with writing():
-        message = Message.objects.select_for_update().get(pk=message.pk)
+        message = Message.objects.select_for_update(no_key=True).get(pk=message.pk)
         current = message.delivery_status
         if status == Message.Delivery.FAILED:
             allowed = current != Message.Delivery.READ
@@ -251,7 +253,7 @@ def retry_delivery(*, message: Message, actor: User) -> Message:
     """Queue a failed outgoing message for delivery again, with a fresh attempt count.
     Raises InboxError for anything but a failed outgoing message."""
     with writing():
-        message = Message.objects.select_for_update().get(pk=message.pk)
+        message = Message.objects.select_for_update(no_key=True).get(pk=message.pk)
         if (
             message.direction != Message.Direction.OUTGOING
             or message.delivery_status != Message.Delivery.FAILED

@@ -1,12 +1,23 @@
-"""Browser tests: Playwright driving Debian's Chromium against pytest-django's live server."""
+"""Browser tests: Playwright driving Debian's Chromium against pytest-django's live server,
+or against Daphne in a subprocess (`asgi_server`) where the page needs its websocket."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import quote
 
 import pytest
+from django.conf import settings as django_settings
+from django.db import connections
 from playwright.sync_api import Browser, Page, sync_playwright
 
 # Playwright's sync API runs an event loop in the test thread; Django would otherwise refuse
@@ -22,7 +33,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+T = TypeVar("T")
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +61,11 @@ def new_page(browser: Browser, request: pytest.FixtureRequest, live_server, sett
         )
         context.set_default_timeout(10_000)
         contexts.append(context)
-        return context.new_page()
+        page = context.new_page()
+        page.on("pageerror", lambda error: script_errors.append(f"{error.name}: {error.message}"))
+        return page
 
+    script_errors: list[str] = []
     yield make
     failed = getattr(request.node, "rep_call", None)
     for index, context in enumerate(contexts):
@@ -58,6 +74,7 @@ def new_page(browser: Browser, request: pytest.FixtureRequest, live_server, sett
             for page in context.pages:
                 page.screenshot(path=ARTIFACTS / f"{request.node.name}-{index}.png", full_page=True)
         context.close()
+    assert not script_errors, f"uncaught errors in the page: {script_errors}"
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)
@@ -72,3 +89,148 @@ def sign_in(page: Page, email: str, password: str) -> None:
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
+
+
+def in_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run `fn` in a fresh thread and return its result. Playwright's sync API keeps an
+    event loop in the test thread, where `async_to_sync` (which publishes events to the
+    channel layer after commit) refuses to run; a domain write whose events must reach
+    the browsers goes through here."""
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = fn(*args, **kwargs)
+        except BaseException as exc:  # re-raised in the test thread
+            outcome["error"] = exc
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(60)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _database_url(db: dict[str, Any]) -> str:
+    user = quote(db.get("USER") or "", safe="")
+    password = quote(db.get("PASSWORD") or "", safe="")
+    auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+    port = f":{db['PORT']}" if db.get("PORT") else ""
+    return f"postgres://{auth}{db.get('HOST') or '127.0.0.1'}{port}/{db['NAME']}"
+
+
+@pytest.fixture(scope="module")
+def asgi_server(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Daphne serving the whole app (HTTP and websockets) from a subprocess, on the test
+    database and the same Redis channel layer as the tests, so events published by the
+    test process reach the browsers. pytest-django's live_server is WSGI: no websockets."""
+    db = django_settings.DATABASES["default"]
+    if db["ENGINE"] != "django.db.backends.postgresql" or not django_settings.REDIS_URL:
+        pytest.skip("needs DATABASE_URL (PostgreSQL) and REDIS_URL: run .ci/services start")
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(dict(db)),  # pytest-django switched NAME to test_…
+        "REDIS_URL": django_settings.REDIS_URL,
+        "INBOX_IN_PROCESS_WORKER": "false",
+        "SECRET_KEY": django_settings.SECRET_KEY,  # sessions made by the tests stay valid
+        "DJANGO_SETTINGS_MODULE": "inbox.settings",
+        "DEBUG": "true",  # WhiteNoise serves static/ straight from the source tree
+        "MEDIA_ROOT": str(tmp_path_factory.mktemp("asgi-media")),  # uploads stay out of var/
+    }
+    port = _free_port()
+    ARTIFACTS.mkdir(exist_ok=True)
+    log_path = ARTIFACTS / "asgi-server.log"
+    log = log_path.open("w")
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "inbox.asgi:application",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            try:
+                urllib.request.urlopen(base + "/healthz", timeout=2).read()
+                break
+            except OSError as exc:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"daphne did not start:\n{log_path.read_text()}") from exc
+                time.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log.close()
+        connections.close_all()
+
+
+@pytest.fixture
+def asgi_page(browser: Browser, request: pytest.FixtureRequest, asgi_server: str):
+    """asgi_page(user, width=1440, height=900) → a page on the Daphne server in a fresh
+    browser profile, already signed in as `user` (a session made server-side, since the
+    tests' fast password hasher is not the server's). Screenshots on failure."""
+    from django.test import Client
+
+    contexts = []
+
+    def make(user: Any = None, width: int = 1440, height: int = 900) -> Page:
+        context = browser.new_context(
+            viewport={"width": width, "height": height}, base_url=asgi_server
+        )
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        if user is not None:
+
+            def login() -> str:
+                client = Client()
+                client.force_login(user)
+                return client.cookies[django_settings.SESSION_COOKIE_NAME].value
+
+            context.add_cookies(
+                [
+                    {
+                        "name": django_settings.SESSION_COOKIE_NAME,
+                        "value": in_thread(login),
+                        "url": asgi_server,
+                    }
+                ]
+            )
+        page = context.new_page()
+        page.on("pageerror", lambda error: script_errors.append(f"{error.name}: {error.message}"))
+        return page
+
+    script_errors: list[str] = []
+    yield make
+    failed = getattr(request.node, "rep_call", None)
+    for index, context in enumerate(contexts):
+        if failed is not None and failed.failed:
+            ARTIFACTS.mkdir(exist_ok=True)
+            for page in context.pages:
+                page.screenshot(path=ARTIFACTS / f"{request.node.name}-{index}.png", full_page=True)
+        context.close()
+    assert not script_errors, f"uncaught errors in the page: {script_errors}"

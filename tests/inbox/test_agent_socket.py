@@ -60,11 +60,9 @@ async def test_deactivation_closes_the_users_open_sockets() -> None:
     agent_sid = await sync_to_async(signed_in_cookie)(agent)
     agent_socket, connected, _ = await connect(agent_sid)
     assert connected
-    assert await agent_socket.receive_json_from(timeout=5) == {
-        "type": "hello",
-        "user_id": agent.pk,
-        "inbox_ids": [],
-    }
+    hello = await agent_socket.receive_json_from(timeout=5)
+    assert (hello["type"], hello["user_id"], hello["inbox_ids"]) == ("hello", agent.pk, [])
+    assert hello["streams"] == {f"user:{agent.pk}": 0}
     other_socket, connected, _ = await connect(await sync_to_async(signed_in_cookie)(bystander))
     assert connected
     await other_socket.receive_json_from(timeout=5)

@@ -68,12 +68,13 @@ async def test_events_reach_members_only() -> None:
     _, ana, _, outsider, inbox = await sync_to_async(setup_world)()
     ana_socket, hello = await open_socket(ana)
     assert hello["inbox_ids"] == [inbox.pk]
+    assert hello["streams"] == {f"inbox:{inbox.pk}": 0, f"user:{ana.pk}": 0}
     outsider_socket, hello = await open_socket(outsider)
     assert hello["inbox_ids"] == []
 
     result = await sync_to_async(customer_writes)(inbox, "Is anyone there?")
     created = await next_frame(ana_socket, "conversation.created")
-    assert created["stream"] == f"inbox:{inbox.pk}"
+    assert created["stream"] == f"inbox:{inbox.pk}" and created["seq"] == 1
     assert created["payload"]["conversation"]["id"] == result.conversation.pk
     message = await next_frame(ana_socket, "message.created")
     assert message["payload"]["message"]["text"] == "Is anyone there?"
