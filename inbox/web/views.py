@@ -13,7 +13,7 @@ AGENT_SOCKET_PATH = "/ws/agent/"
 
 
 def _app_config(request: HttpRequest) -> dict[str, Any]:
-    """What the agent app (static/js/inbox-app.js) needs before its first API call."""
+    """What the agent app (static/js/inbox/app.js) needs before its first API call."""
     user: Any = request.user
     return {
         "user": {

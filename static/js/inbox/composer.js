@@ -1,0 +1,179 @@
+// The composer: reply or private note, the draft kept per conversation, typing signals, files
+// to attach, and the warning when someone else wrote since the agent started the draft.
+import { $, h, humanSize, setPressed } from "./dom.js";
+import { api, serial } from "./api.js";
+import { sendFrame } from "./socket.js";
+import { ME, state } from "./state.js";
+import { addMessageToThread, maxMessageId, msgEls, scroller, scrollToBottom } from "./thread.js";
+
+export const textarea = $("composer-text");
+let composerMode = "message";
+let baseline = null; // highest message id seen when the current draft was started
+
+// ---------------------------------------------------------------- drafts
+export function saveDraft(id) {
+  const text = textarea.value;
+  if (text.trim()) state.drafts.set(id, { text, mode: composerMode, baseline });
+  else state.drafts.delete(id);
+}
+
+export function restoreDraft(id) {
+  const draft = state.drafts.get(id);
+  pendingFiles = [];
+  renderFiles();
+  textarea.value = draft ? draft.text : "";
+  baseline = draft ? draft.baseline : null;
+  setMode(draft ? draft.mode : "message");
+  $("stale").hidden = true;
+  $("composer-error").hidden = true;
+}
+
+// A draft kept from before the thread loaded counts from the messages it has now.
+export function startDraftBaseline() {
+  if (baseline === null && textarea.value.trim()) baseline = maxMessageId();
+}
+
+function isRelevantForStale(m) {
+  if (m.kind !== "message") return false;
+  if (m.direction === "incoming") return true;
+  return m.sender && m.sender.type === "agent" && m.sender.id !== ME.id;
+}
+
+// ---------------------------------------------------------------- writing and sending
+export function setMode(mode) {
+  composerMode = mode === "note" ? "note" : "message";
+  const composer = $("composer");
+  composer.dataset.mode = composerMode;
+  setPressed(".mode-btn", "mode", composerMode);
+  const note = composerMode === "note";
+  $("composer-label").textContent = note ? "Private note, only your team sees it" : "Reply to the customer";
+  textarea.placeholder = note ? "Write a private note — only your team sees it…" : "Write a reply…";
+  $("composer-send").textContent = note ? "Add note" : "Send";
+  if (note) $("stale").hidden = true;
+}
+
+let typingActive = false;
+let typingSentAt = 0;
+let typingIdle = null;
+
+function onComposerInput() {
+  const id = state.openId;
+  if (!id) return;
+  const text = textarea.value;
+  if (!text.trim()) {
+    baseline = null;
+    stopTyping();
+    return;
+  }
+  if (baseline === null) baseline = maxMessageId();
+  const now = Date.now();
+  if (!typingActive || now - typingSentAt >= 2000) {
+    typingActive = true;
+    typingSentAt = now;
+    sendFrame({ type: "typing", conversation_id: id, state: "start" });
+  }
+  clearTimeout(typingIdle);
+  typingIdle = setTimeout(stopTyping, 3000);
+}
+
+export function stopTyping() {
+  clearTimeout(typingIdle);
+  if (typingActive && state.openId) sendFrame({ type: "typing", conversation_id: state.openId, state: "stop" });
+  typingActive = false;
+}
+
+function staleMessages() {
+  if (baseline === null) return [];
+  return [...state.messages.values()].filter((m) => m.id > baseline && isRelevantForStale(m));
+}
+
+let pendingFiles = [];
+
+function renderFiles() {
+  $("composer-files").replaceChildren(...pendingFiles.map((file, index) => h("li", { class: "file-chip" }, [
+    h("span", null, file.name + " · " + humanSize(file.size)),
+    h("button", { type: "button", "aria-label": "Remove " + file.name, dataset: { removeFile: index } }, "×"),
+  ])));
+}
+
+async function send(force) {
+  const id = state.openId;
+  const text = textarea.value;
+  const files = composerMode === "message" ? pendingFiles.slice() : [];
+  if (!id || (!text.trim() && !files.length)) { textarea.focus(); return; }
+  if (!force && composerMode === "message" && staleMessages().length) {
+    $("stale").hidden = false;
+    return;
+  }
+  $("stale").hidden = true;
+  $("composer-error").hidden = true;
+  const button = $("composer-send");
+  button.disabled = true;
+  stopTyping();
+  const kind = composerMode;
+  try {
+    let request = { method: "POST", body: { text, kind } };
+    if (files.length) {
+      const form = new FormData();
+      form.append("text", text);
+      form.append("kind", kind);
+      for (const file of files) form.append("attachments", file, file.name);
+      request = { method: "POST", form };
+    }
+    const message = await serial(id, () => api("conversations/" + id + "/messages/", request));
+    state.drafts.delete(id);
+    if (files.length) { pendingFiles = pendingFiles.filter((f) => !files.includes(f)); renderFiles(); }
+    if (state.openId === id) {
+      if (textarea.value === text) textarea.value = "";
+      baseline = textarea.value.trim() ? maxMessageId() : null;
+      addMessageToThread(message, true);
+      scrollToBottom();
+    }
+  } catch (error) {
+    $("composer-error").textContent = error.message;
+    $("composer-error").hidden = false;
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function review() {
+  const fresh = staleMessages();
+  $("stale").hidden = true;
+  baseline = maxMessageId();
+  for (const m of fresh) {
+    const node = msgEls.get(m.id);
+    if (node) {
+      node.classList.add("msg-highlight");
+      setTimeout(() => node.classList.remove("msg-highlight"), 4000);
+    }
+  }
+  const first = fresh.length && msgEls.get(fresh[0].id);
+  if (first) first.scrollIntoView({ block: "center" });
+  textarea.focus();
+}
+
+// ---------------------------------------------------------------- wiring
+export function initComposer() {
+  $("composer-file-input").addEventListener("change", (e) => {
+    pendingFiles = pendingFiles.concat([...e.target.files]);
+    e.target.value = "";
+    renderFiles();
+    textarea.focus();
+  });
+  $("composer-files").addEventListener("click", (e) => {
+    const button = e.target instanceof Element && e.target.closest("[data-remove-file]");
+    if (!button) return;
+    pendingFiles.splice(Number(button.dataset.removeFile), 1);
+    renderFiles();
+    textarea.focus();
+  });
+  $("composer").addEventListener("submit", (e) => { e.preventDefault(); send(false); });
+  $("stale-send").addEventListener("click", () => send(true));
+  $("stale-review").addEventListener("click", review);
+  textarea.addEventListener("input", onComposerInput);
+  textarea.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); send(false); }
+    else if (e.key === "Escape") { e.preventDefault(); textarea.blur(); scroller.focus(); }
+  });
+}
