@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -60,3 +61,26 @@ def test_bad_boolean_is_a_clear_error(tmp_path: Path) -> None:
     result = manage("check", DEBUG="maybe", INBOX_VAR_DIR=str(tmp_path))
     assert result.returncode != 0
     assert "DEBUG must be a boolean" in result.stderr
+
+
+def test_production_static_files_hash_module_imports(tmp_path: Path) -> None:
+    """collectstatic works in production mode and the agent UI's ES modules import each
+    other by hashed name (this fails if static/js/inbox/ grows an import cycle)."""
+    result = manage(
+        "collectstatic",
+        "--noinput",
+        "-v",
+        "0",
+        INBOX_ENV="production",
+        SECRET_KEY=secrets.token_urlsafe(60),
+        ALLOWED_HOSTS="inbox.example.com",
+        INBOX_VAR_DIR=str(tmp_path),
+        STATIC_ROOT=str(tmp_path / "static"),
+    )
+    assert result.returncode == 0, result.stderr
+    entry = next(
+        p
+        for p in (tmp_path / "static/js/inbox").glob("app.*.js")
+        if p.suffix == ".js" and p.name.count(".") == 2
+    )
+    assert re.search(r'from "\./dom\.[0-9a-f]{12}\.js"', entry.read_text())

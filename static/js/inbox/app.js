@@ -5,14 +5,17 @@
 import { $, toast } from "./dom.js";
 import { api, configureApi } from "./api.js";
 import { reconnectNow, sendFrame, startSocket, stopReconnecting } from "./socket.js";
-import { CONFIG, ME, app, narrow, setPane, state, tabVisible } from "./state.js";
+import { CONFIG, ME, app, hooks, narrow, setPane, state, tabVisible } from "./state.js";
 import { changeFilter, fillSelect, initList, loadList, renderFilters, rowEls, scheduleCounts } from "./list.js";
 import { atBottom, initThread, markRead, openConversation, renderMessages, scrollToBottom } from "./thread.js";
-import { assignToMe, initHeader, renderHeader, resolve, snooze, snoozeUntil } from "./header.js";
+import { act, assignToMe, initHeader, renderHeader, resolve, snooze, snoozeUntil } from "./header.js";
 import { initSidebar, loadContact } from "./sidebar.js";
-import { initComposer, setMode, stopTyping, textarea } from "./composer.js";
+import { initComposer, restoreDraft, saveDraft, setMode, startDraftBaseline, stopTyping, textarea } from "./composer.js";
 import { clearPresence, onTypingFrame, onViewingFrame } from "./presence.js";
 import { applyEvent, onConversationFromApi, renderNotifyButton } from "./events.js";
+
+// The calls lower modules make upwards (see `hooks` in state.js).
+Object.assign(hooks, { act, onConversationFromApi, restoreDraft, saveDraft, startDraftBaseline, stopTyping });
 
 function goSignIn() {
   stopReconnecting();

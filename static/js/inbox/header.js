@@ -2,9 +2,8 @@
 // priority pickers, its labels, and the actions an agent takes on the conversation.
 import { $, h, fullFmt, labelChip, parseDate, toast, STATUS_LABEL } from "./dom.js";
 import { api, serial } from "./api.js";
-import { ME, state } from "./state.js";
+import { ME, hooks, state } from "./state.js";
 import { renderSideLabels } from "./sidebar.js";
-import { onConversationFromApi } from "./events.js";
 
 export function renderHeader() {
   const c = state.convs.get(state.openId);
@@ -84,7 +83,7 @@ export async function act(path, body) {
   if (!id) return;
   try {
     const conv = await serial(id, () => api("conversations/" + id + "/" + path + "/", { method: "POST", body }));
-    onConversationFromApi(conv);
+    hooks.onConversationFromApi(conv);
   } catch (error) {
     toast(error.message, "error");
     renderHeader();

@@ -2,8 +2,7 @@
 // and the labels of the open conversation with the editor for them.
 import { $, h, dateYearFmt, initials, labelChip, parseDate, relTime, safeColor, STATUS_LABEL } from "./dom.js";
 import { api } from "./api.js";
-import { state } from "./state.js";
-import { act } from "./header.js";
+import { hooks, state } from "./state.js";
 
 export async function loadContact(contactId, token) {
   try {
@@ -67,6 +66,6 @@ export function initSidebar() {
     const input = e.target;
     if (!(input instanceof HTMLInputElement)) return;
     const id = Number(input.value);
-    act("labels", input.checked ? { add: [id], remove: [] } : { add: [], remove: [id] });
+    hooks.act("labels", input.checked ? { add: [id], remove: [] } : { add: [], remove: [id] });
   });
 }

@@ -52,3 +52,13 @@ export function setPane(name) {
 export function tabVisible() {
   return document.visibilityState === "visible";
 }
+
+// ---------------------------------------------------------------- hooks
+// Modules import only downwards: dom, api, state, socket ← list, presence ← sidebar ← header
+// ← thread ← composer ← events ← app. Where a lower module has to reach a higher one it calls
+// through `hooks`, which app.js fills before anything runs:
+//   act(path, body)            header.js   a conversation action (sidebar's label editor)
+//   onConversationFromApi(c)   events.js   apply a conversation the API returned (header, thread)
+//   stopTyping(), saveDraft(id), restoreDraft(id), startDraftBaseline()
+//                              composer.js the draft as the thread leaves and opens conversations
+export const hooks = {};

@@ -3,13 +3,11 @@
 import { $, h, announce, dayLabel, humanSize, icon, parseDate, safeUrl, timeEl, timeFmt, toast } from "./dom.js";
 import { api, serial } from "./api.js";
 import { sendFrame } from "./socket.js";
-import { ME, narrow, setPane, state } from "./state.js";
+import { ME, hooks, narrow, setPane, state } from "./state.js";
 import { rowEls, updateRow } from "./list.js";
 import { renderHeader } from "./header.js";
 import { renderPresence } from "./presence.js";
 import { loadContact } from "./sidebar.js";
-import { restoreDraft, saveDraft, startDraftBaseline, stopTyping } from "./composer.js";
-import { onConversationFromApi } from "./events.js";
 
 export const scroller = $("thread-scroll");
 export const msgEls = new Map(); // message id → its <li>, reused while the message is unchanged
@@ -49,7 +47,7 @@ export async function openConversation(id, options) {
   $("contact-placeholder").hidden = true;
   history.replaceState(null, "", "#conversation-" + id);
   for (const [rowId] of rowEls) updateRow(rowId);
-  restoreDraft(id);
+  hooks.restoreDraft(id);
   renderHeader();
   renderPresence();
   setPane("thread");
@@ -60,13 +58,13 @@ export async function openConversation(id, options) {
   try {
     const [conv, page] = await Promise.all([api("conversations/" + id + "/"), api("conversations/" + id + "/messages/")]);
     if (token !== state.openToken) return;
-    onConversationFromApi(conv);
+    hooks.onConversationFromApi(conv);
     for (const m of page.results) state.messages.set(m.id, m);
     state.hasMore = page.has_more;
     state.threadLoaded = true;
     renderMessages();
     scrollToBottom();
-    startDraftBaseline();
+    hooks.startDraftBaseline();
     if (conv.unread_count > 0) markRead(id, null); // no write when there is nothing to read
     loadContact(conv.contact.id, token);
   } catch (error) {
@@ -78,8 +76,8 @@ export async function openConversation(id, options) {
 function leaveConversation() {
   const id = state.openId;
   if (!id) return;
-  stopTyping();
-  saveDraft(id);
+  hooks.stopTyping();
+  hooks.saveDraft(id);
   sendFrame({ type: "viewing", conversation_id: id, state: "closed" });
 }
 
@@ -208,7 +206,7 @@ export function markRead(id, messageId, attempt) {
     if (c && c.unread_count) { c.unread_count = 0; updateRow(id); }
     try {
       const conv = await serial(id, () => api("conversations/" + id + "/read/", { method: "POST", body: { message_id: messageId } }));
-      onConversationFromApi(conv);
+      hooks.onConversationFromApi(conv);
     } catch (error) {
       // A server hiccup: try once more, else the unread badge would come back on reload.
       if (!attempt && (error.status === 0 || error.status >= 500)) markRead(id, messageId, 1);
