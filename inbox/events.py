@@ -172,11 +172,15 @@ def _publish(frames: list[tuple[str, int, str]]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    try:
+
+    async def send_all() -> None:
+        # One hop into async for the whole transaction: async_to_sync per frame costs an
+        # event loop (and, with Redis, a connection) each time.
         for group, event_id, text in frames:
-            async_to_sync(layer.group_send)(
-                group, {"type": "event.frame", "id": event_id, "text": text}
-            )
+            await layer.group_send(group, {"type": "event.frame", "id": event_id, "text": text})
+
+    try:
+        async_to_sync(send_all)()
     except Exception:
         # Best effort: clients notice the gap in `seq` and resume from the log.
         logger.exception("could not publish %d events", len(frames))
