@@ -258,6 +258,16 @@ class AgentConsumer(AsyncWebsocketConsumer):
         )
 
     # --- server → client (channel layer handlers) ---------------------------------------
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels runs close_old_connections() in a worker thread before every handler.
+        # Forwarding a frame touches no database, so skip that thread hop on the hot path.
+        if message["type"] == "event.frame":
+            await self.event_frame(message)
+        elif message["type"] == "ephemeral.frame":
+            await self.ephemeral_frame(message)
+        else:
+            await super().dispatch(message)
+
     async def event_frame(self, message: dict[str, Any]) -> None:
         if self.replaying:
             self.buffered.append((message["id"], message["text"]))
