@@ -4,12 +4,7 @@ or against Daphne in a subprocess (`asgi_server`) where the page needs its webso
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
 import threading
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,6 +14,8 @@ import pytest
 from django.conf import settings as django_settings
 from django.db import connections
 from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.servers import daphne
 
 # Playwright's sync API runs an event loop in the test thread; Django would otherwise refuse
 # the ORM calls the tests make between browser steps.
@@ -67,6 +64,14 @@ def new_page(browser: Browser, request: pytest.FixtureRequest, live_server, sett
 
     script_errors: list[str] = []
     yield make
+    _close_contexts(request, contexts, script_errors)
+
+
+def _close_contexts(
+    request: pytest.FixtureRequest, contexts: list[Any], script_errors: list[str]
+) -> None:
+    """Screenshot every page of a failed test into test-artifacts/, close the contexts, and
+    fail the test if a page threw an uncaught error."""
     failed = getattr(request.node, "rep_call", None)
     for index, context in enumerate(contexts):
         if failed is not None and failed.failed:
@@ -114,12 +119,6 @@ def in_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     return outcome["value"]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _database_url(db: dict[str, Any]) -> str:
     user = quote(db.get("USER") or "", safe="")
     password = quote(db.get("PASSWORD") or "", safe="")
@@ -146,46 +145,11 @@ def asgi_server(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory)
         "DEBUG": "true",  # WhiteNoise serves static/ straight from the source tree
         "MEDIA_ROOT": str(tmp_path_factory.mktemp("asgi-media")),  # uploads stay out of var/
     }
-    port = _free_port()
     ARTIFACTS.mkdir(exist_ok=True)
-    log_path = ARTIFACTS / "asgi-server.log"
-    log = log_path.open("w")
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "inbox.asgi:application",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
     try:
-        while True:
-            try:
-                urllib.request.urlopen(base + "/healthz", timeout=2).read()
-                break
-            except OSError as exc:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"daphne did not start:\n{log_path.read_text()}") from exc
-                time.sleep(0.2)
-        yield base
+        with daphne(env, log=ARTIFACTS / "asgi-server.log") as base:
+            yield base
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
         connections.close_all()
 
 
@@ -226,11 +190,4 @@ def asgi_page(browser: Browser, request: pytest.FixtureRequest, asgi_server: str
 
     script_errors: list[str] = []
     yield make
-    failed = getattr(request.node, "rep_call", None)
-    for index, context in enumerate(contexts):
-        if failed is not None and failed.failed:
-            ARTIFACTS.mkdir(exist_ok=True)
-            for page in context.pages:
-                page.screenshot(path=ARTIFACTS / f"{request.node.name}-{index}.png", full_page=True)
-        context.close()
-    assert not script_errors, f"uncaught errors in the page: {script_errors}"
+    _close_contexts(request, contexts, script_errors)

@@ -7,7 +7,6 @@ import asyncio
 import http.cookiejar
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -18,14 +17,10 @@ from pathlib import Path
 import pytest
 import websockets
 
+from tests.servers import daphne
+
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.embedded
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Browser:
@@ -74,39 +69,8 @@ def embedded_server(tmp_path_factory: pytest.TempPathFactory):
         subprocess.run(
             [*manage, *args], cwd=ROOT, env=env, check=True, capture_output=True, timeout=180
         )
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "inbox.asgi:application",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(base + "/healthz", timeout=1).read()
-            break
-        except OSError as exc:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                output = server.stdout.read() if server.stdout else ""
-                raise RuntimeError(f"daphne did not start:\n{output}") from exc
-            time.sleep(0.2)
-    yield base, var, env
-    server.terminate()
-    server.wait(timeout=10)
+    with daphne(env, log=var / "daphne.log") as base:
+        yield base, var, env
 
 
 def test_embedded_default_end_to_end(embedded_server) -> None:

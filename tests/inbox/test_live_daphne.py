@@ -7,11 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -23,6 +19,7 @@ from accounts.actions import create_api_token
 from accounts.origin import SYSTEM
 from inbox import actions
 from tests.factories import AdminFactory, UserFactory
+from tests.servers import daphne
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -41,37 +38,8 @@ def daphne_url():
         DATABASE_URL=f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:"
         f"{db['PORT']}/{db['NAME']}",
     )
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "inbox.asgi:application",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"http://{base}/healthz", timeout=1).read()
-            break
-        except OSError:
-            assert server.poll() is None and time.monotonic() < deadline, "daphne did not start"
-            time.sleep(0.2)
-    yield f"ws://{base}/ws/agent/"
-    server.terminate()
-    server.wait(timeout=10)
+    with daphne(env) as base:
+        yield base.replace("http://", "ws://") + "/ws/agent/"
 
 
 def test_event_reaches_a_real_client_through_redis(daphne_url) -> None:
