@@ -27,9 +27,6 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-# Packages a candidate change needs that the project does not install yet
-# (`pip install --target /tmp/bench-extra psycopg-pool`).
-EXTRA = "/tmp/bench-extra"
 
 
 # --- statistics -----------------------------------------------------------------------------
@@ -281,8 +278,6 @@ def daphne(
     app = "inbox.asgi:application"
     if candidates:
         env["BENCH_CANDIDATES"] = candidates
-        if "pool" in candidates and Path(EXTRA).is_dir():
-            env["PYTHONPATH"] = os.pathsep.join(filter(None, [EXTRA, env.get("PYTHONPATH", "")]))
         app = "bench.candidate_asgi:application"
     port = free_port()
     server = Server(

@@ -341,8 +341,8 @@ def main() -> None:
             f"target ≥ {TARGET:g} messages/s: {'met' if best >= TARGET else 'NOT met'} "
             f"(best {best:.0f}/s)"
         )
-        in_process = ",".join(c for c in args.candidates.split(",") if c and c != "pool")
-        if in_process:  # the same changes in this process (one thread: no pool needed)
+        in_process = ",".join(c for c in args.candidates.split(",") if c)
+        if in_process:  # the same changes in this process
             os.environ["BENCH_CANDIDATES"] = in_process
             import candidate_asgi  # noqa: F401 (applies the same changes in this process)
         where_time_goes(inbox, api_key, profile_count)

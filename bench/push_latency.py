@@ -343,7 +343,7 @@ def main() -> None:
     parser.add_argument(
         "--candidates",
         default="",
-        help="changes to try, see bench/candidate_asgi.py (e.g. nokey,batch)",
+        help="changes to try, see bench/candidate_asgi.py (e.g. pubsub)",
     )
     args = parser.parse_args()
     args.agents = args.agents or (50 if args.quick else 200)
