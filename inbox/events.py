@@ -117,35 +117,47 @@ def record_event(*, stream: str, kind: str, payload: dict[str, Any]) -> None:
 
 
 def _append(pending: list[_Pending]) -> None:
-    from inbox.models import Event, EventCounter, EventStream
+    from inbox.models import Event
 
-    # The row comes from a migration; recreate it if a test flush (or a hand) removed it.
-    EventCounter.objects.get_or_create(pk=1)
-    counter = EventCounter.objects.select_for_update().get(pk=1)
     names = sorted({p.stream for p in pending})
-    for name in names:
-        EventStream.objects.get_or_create(name=name)
-    streams = {s.name: s for s in EventStream.objects.select_for_update().filter(name__in=names)}
+    per_stream = {name: sum(1 for p in pending if p.stream == name) for name in names}
+    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+        # One statement takes the counter's row lock (held until commit) and reserves the
+        # ids; the streams are locked after it, in name order, so writers never cross.
+        # (An upsert: the row comes from a migration, but a test flush may have removed it.)
+        cursor.execute(
+            "INSERT INTO inbox_eventcounter (id, last_id) VALUES (1, %s) "
+            "ON CONFLICT (id) DO UPDATE SET last_id = inbox_eventcounter.last_id + "
+            "EXCLUDED.last_id RETURNING last_id",
+            [len(pending)],
+        )
+        row = cursor.fetchone()
+        next_id = row[0] - len(pending)
+        next_seq = {}
+        for name in names:
+            cursor.execute(
+                "INSERT INTO inbox_eventstream (name, last_seq) VALUES (%s, %s) "
+                "ON CONFLICT (name) DO UPDATE SET last_seq = inbox_eventstream.last_seq + "
+                "EXCLUDED.last_seq RETURNING last_seq",
+                [name, per_stream[name]],
+            )
+            next_seq[name] = cursor.fetchone()[0] - per_stream[name]
     now = timezone.now()
     rows = []
     for item in pending:
-        counter.last_id += 1
-        stream = streams[item.stream]
-        stream.last_seq += 1
+        next_id += 1
+        next_seq[item.stream] += 1
         rows.append(
             Event(
-                id=counter.last_id,
+                id=next_id,
                 stream=item.stream,
-                seq=stream.last_seq,
+                seq=next_seq[item.stream],
                 kind=item.kind,
                 payload=item.payload,
                 created_at=now,
             )
         )
     Event.objects.bulk_create(rows)
-    counter.save(update_fields=["last_id"])
-    for stream in streams.values():
-        stream.save(update_fields=["last_seq"])
     if settings.EVENT_PUBLISHING == "commit":
         frames = [(group_for_stream(e.stream), e.id, frame_text(e)) for e in rows]
         transaction.on_commit(lambda: _publish(frames), robust=True)

@@ -100,7 +100,9 @@ def attachment_payload(attachment: Attachment) -> dict[str, Any]:
     }
 
 
-def message_payload(message: Message) -> dict[str, Any]:
+def message_payload(
+    message: Message, *, attachments: list[Attachment] | None = None
+) -> dict[str, Any]:
     sender: dict[str, Any] | None
     if message.sender_user_id:
         sender = {"type": "agent", **(person(message.sender_user) or {})}
@@ -122,7 +124,10 @@ def message_payload(message: Message) -> dict[str, Any]:
         "sender": sender,
         "text": message.text,
         "html": message.html,
-        "attachments": [attachment_payload(a) for a in message.attachments.all()],
+        "attachments": [
+            attachment_payload(a)
+            for a in (message.attachments.all() if attachments is None else attachments)
+        ],
         "external_id": message.external_id,
         "delivery_status": message.delivery_status or None,
         "delivery_error": message.delivery_error,

@@ -7,7 +7,7 @@ from typing import Any
 
 from accounts.models import User
 from inbox.events import inbox_stream, record_event
-from inbox.models import Conversation, Message
+from inbox.models import Attachment, Conversation, Message
 from inbox.payloads import (
     CONVERSATION_PREFETCH,
     CONVERSATION_SELECT,
@@ -18,18 +18,36 @@ from inbox.payloads import (
 )
 
 
+def lock_conversation(pk: int) -> Conversation:
+    """The conversation, locked until commit, with what its event payload needs loaded.
+    Apply changes to this object (not with `.update()`): `conversation_changed` then builds
+    the payload from it without reading it again."""
+    conversation = (
+        Conversation.objects.select_for_update(no_key=True, of=("self",))
+        .select_related(*CONVERSATION_SELECT)
+        .prefetch_related(*CONVERSATION_PREFETCH)
+        .get(pk=pk)
+    )
+    conversation._payload_ready = True  # type: ignore[attr-defined]
+    return conversation
+
+
 def conversation_changed(
     conversation: Conversation,
     *,
     kind: str = "conversation.updated",
     changes: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Record the conversation's new state for its inbox. Returns the payload."""
-    fresh = (
-        Conversation.objects.select_related(*CONVERSATION_SELECT)
-        .prefetch_related(*CONVERSATION_PREFETCH)
-        .get(pk=conversation.pk)
-    )
+    """Record the conversation's new state for its inbox. Returns the payload. Reads the
+    conversation again unless it came from `lock_conversation` (or was just created)."""
+    if getattr(conversation, "_payload_ready", False):
+        fresh = conversation
+    else:
+        fresh = (
+            Conversation.objects.select_related(*CONVERSATION_SELECT)
+            .prefetch_related(*CONVERSATION_PREFETCH)
+            .get(pk=conversation.pk)
+        )
     payload = conversation_payload(fresh)
     record_event(
         stream=inbox_stream(fresh.inbox_id),
@@ -50,8 +68,17 @@ def _message_event(message: Message, kind: str) -> None:
     )
 
 
-def message_created(message: Message) -> None:
-    _message_event(message, "message.created")
+def message_created(message: Message, *, attachments: list[Attachment] | None = None) -> None:
+    """`message` was just created in this transaction with its sender set as an object;
+    `attachments` are the ones stored with it (None: read them, and the message, again)."""
+    if attachments is None:
+        _message_event(message, "message.created")
+        return
+    record_event(
+        stream=inbox_stream(message.inbox_id),
+        kind="message.created",
+        payload={"message": message_payload(message, attachments=attachments)},
+    )
 
 
 def message_updated(message: Message) -> None:
@@ -70,7 +97,7 @@ def add_activity(
         text=text,
         data={**data, "actor_id": actor.pk if actor else None},
     )
-    message_created(message)
+    message_created(message, attachments=[])
     return message
 
 

@@ -7,7 +7,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Team, User
-from inbox.actions.common import actor_name, add_activity, conversation_changed
+from inbox.actions.common import (
+    actor_name,
+    add_activity,
+    conversation_changed,
+    lock_conversation,
+)
 from inbox.actions.errors import InboxError, NotAMember
 from inbox.events import record_event, user_stream, writing
 from inbox.models import Conversation, Label, Message, ReadPosition
@@ -15,7 +20,7 @@ from inbox.queries.access import can_see_inbox
 
 
 def _locked(conversation: Conversation) -> Conversation:
-    return Conversation.objects.select_for_update(no_key=True).get(pk=conversation.pk)
+    return lock_conversation(conversation.pk)
 
 
 def assign(

@@ -7,13 +7,15 @@ from datetime import datetime
 
 import nh3
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
 from accounts.models import User
 from inbox.actions.common import (
     add_activity,
     conversation_changed,
+    lock_conversation,
     message_created,
     message_updated,
 )
@@ -21,6 +23,7 @@ from inbox.actions.contacts import IdentityInput, find_or_create_contact
 from inbox.actions.errors import InboxError
 from inbox.events import writing
 from inbox.models import Attachment, Contact, Conversation, Inbox, Message
+from inbox.payloads import CONVERSATION_PREFETCH, CONVERSATION_SELECT
 
 PREVIEW_LENGTH = 200
 
@@ -39,6 +42,9 @@ class InboundResult:
     created: bool  # False when the external id was already stored (a redelivery)
     new_conversation: bool = False
     contact: Contact | None = field(default=None)
+    # With created=True: the stored attachments, and `conversation` has its payload's
+    # relations loaded (no further reads needed to show either).
+    attachments: list[Attachment] = field(default_factory=list)
 
 
 def sanitize_html(html: str) -> str:
@@ -50,7 +56,10 @@ def _preview(text: str) -> str:
     return " ".join(text.split())[:PREVIEW_LENGTH]
 
 
-def _store_attachments(message: Message, attachments: Sequence[AttachmentInput]) -> None:
+def _store_attachments(
+    message: Message, attachments: Sequence[AttachmentInput]
+) -> list[Attachment]:
+    stored = []
     for item in attachments:
         digest = hashlib.sha256(item.content).hexdigest()
         attachment = Attachment(
@@ -62,22 +71,47 @@ def _store_attachments(message: Message, attachments: Sequence[AttachmentInput])
         )
         attachment.file.save(f"{digest[:16]}", ContentFile(item.content), save=False)
         attachment.save()
+        stored.append(attachment)
+    return stored
+
+
+def _next_conversation_number(inbox: Inbox) -> int:
+    # One statement: the increment takes the inbox row's lock (FOR NO KEY UPDATE strength).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE inbox_inbox SET last_conversation_number = "
+            "last_conversation_number + 1 WHERE id = %s RETURNING last_conversation_number",
+            [inbox.pk],
+        )
+        return int(cursor.fetchone()[0])
 
 
 def _new_conversation(
     *, inbox: Inbox, contact: Contact, subject: str, at: datetime
 ) -> Conversation:
-    locked = Inbox.objects.select_for_update(no_key=True).get(pk=inbox.pk)
-    locked.last_conversation_number += 1
-    locked.save(update_fields=["last_conversation_number"])
-    return Conversation.objects.create(
+    conversation = Conversation.objects.create(
         inbox=inbox,
         contact=contact,
-        number=locked.last_conversation_number,
+        number=_next_conversation_number(inbox),
         subject=subject[:300],
         last_activity_at=at,
         created_at=at,
     )
+    # Nobody else sees it before commit: its payload can be built from this object.
+    prefetch_related_objects([conversation], *CONVERSATION_PREFETCH)
+    conversation._payload_ready = True  # type: ignore[attr-defined]
+    return conversation
+
+
+def _stored_redelivery(inbox: Inbox, external_id: str) -> InboundResult | None:
+    existing = (
+        Message.objects.select_related("conversation")
+        .filter(inbox=inbox, external_id=external_id[:255])
+        .first()
+    )
+    if existing is None:
+        return None
+    return InboundResult(existing, existing.conversation, created=False)
 
 
 def receive_inbound_message(
@@ -95,29 +129,32 @@ def receive_inbound_message(
     """Store a customer's message. Idempotent on `external_id` (per inbox): a redelivery
     returns the stored message with created=False. Threads into `conversation` when the
     source knows it, else into the contact's latest conversation in this inbox, reopening it
-    if it was resolved or snoozed; else starts a new conversation."""
-    if external_id:
-        existing = Message.objects.filter(inbox=inbox, external_id=external_id).first()
-        if existing is not None:
-            return InboundResult(existing, existing.conversation, created=False)
+    if it was resolved or snoozed; else starts a new conversation.
+
+    A redelivery is caught by the unique (inbox, external_id) constraint rather than by a
+    read before every insert: redeliveries are rare and the read would cost every message."""
     at = received_at or timezone.now()
     try:
         with writing():
             contact = find_or_create_contact(inbox=inbox, identity=identity)
-            if conversation is None:
+            if conversation is not None:
+                conversation = lock_conversation(conversation.pk)
+            else:
                 conversation = (
-                    Conversation.objects.filter(inbox=inbox, contact=contact)
+                    Conversation.objects.select_for_update(no_key=True, of=("self",))
+                    .select_related(*CONVERSATION_SELECT)
+                    .prefetch_related(*CONVERSATION_PREFETCH)
+                    .filter(inbox=inbox, contact=contact)
                     .order_by("-last_activity_at", "-id")
                     .first()
                 )
+                if conversation is not None:
+                    conversation._payload_ready = True  # type: ignore[attr-defined]
             new = conversation is None
             if conversation is None:
                 conversation = _new_conversation(
                     inbox=inbox, contact=contact, subject=subject, at=at
                 )
-            conversation = Conversation.objects.select_for_update(no_key=True).get(
-                pk=conversation.pk
-            )
             changes = ["last_activity_at"]
             if conversation.status in (Conversation.Status.RESOLVED, Conversation.Status.SNOOZED):
                 previous = conversation.get_status_display().lower()
@@ -141,7 +178,7 @@ def receive_inbound_message(
                 created_at=at,
                 data={"subject": subject} if subject else {},
             )
-            _store_attachments(message, attachments)
+            stored = _store_attachments(message, attachments)
             conversation.last_activity_at = max(conversation.last_activity_at, at)
             conversation.waiting_since = conversation.waiting_since or at
             conversation.last_message_preview = _preview(text) or "(attachment)"
@@ -149,18 +186,23 @@ def receive_inbound_message(
             conversation.save()
             if new:
                 conversation_changed(conversation, kind="conversation.created")
-            message_created(message)
+            message_created(message, attachments=stored)
             if not new:
                 conversation_changed(conversation, changes=changes)
     except IntegrityError:
-        # Two deliveries of the same external id raced; the other one stored it.
-        if not external_id:
+        # Stored before (a redelivery), or two deliveries of it raced and the other won.
+        redelivery = _stored_redelivery(inbox, external_id) if external_id else None
+        if redelivery is None:
             raise
-        existing = Message.objects.filter(inbox=inbox, external_id=external_id).first()
-        if existing is None:
-            raise
-        return InboundResult(existing, existing.conversation, created=False)
-    return InboundResult(message, conversation, created=True, new_conversation=new, contact=contact)
+        return redelivery
+    return InboundResult(
+        message,
+        conversation,
+        created=True,
+        new_conversation=new,
+        contact=contact,
+        attachments=stored,
+    )
 
 
 def send_reply(
@@ -174,7 +216,7 @@ def send_reply(
     if not text.strip() and not attachments:
         raise InboxError("Write something or attach a file.", field="text")
     with writing():
-        conversation = Conversation.objects.select_for_update(no_key=True).get(pk=conversation.pk)
+        conversation = lock_conversation(conversation.pk)
         now = timezone.now()
         message = Message.objects.create(
             conversation=conversation,
@@ -186,13 +228,13 @@ def send_reply(
             delivery_status=Message.Delivery.QUEUED,
             created_at=now,
         )
-        _store_attachments(message, attachments)
+        stored = _store_attachments(message, attachments)
         conversation.last_activity_at = now
         conversation.waiting_since = None
         conversation.first_response_at = conversation.first_response_at or now
         conversation.last_message_preview = _preview(text) or "(attachment)"
         conversation.save()
-        message_created(message)
+        message_created(message, attachments=stored)
         conversation_changed(conversation, changes=["last_activity_at", "waiting_since"])
         message_id = message.pk
         transaction.on_commit(lambda: _deliver(message_id))
@@ -210,6 +252,7 @@ def add_note(*, conversation: Conversation, author: User, text: str) -> Message:
     if not text.strip():
         raise InboxError("A note needs some text.", field="text")
     with writing():
+        conversation = lock_conversation(conversation.pk)
         message = Message.objects.create(
             conversation=conversation,
             inbox_id=conversation.inbox_id,
@@ -218,8 +261,9 @@ def add_note(*, conversation: Conversation, author: User, text: str) -> Message:
             sender_user=author,
             text=text,
         )
-        Conversation.objects.filter(pk=conversation.pk).update(last_activity_at=message.created_at)
-        message_created(message)
+        conversation.last_activity_at = message.created_at
+        conversation.save(update_fields=["last_activity_at", "updated_at"])
+        message_created(message, attachments=[])
         conversation_changed(conversation, changes=["last_activity_at"])
     return message
 

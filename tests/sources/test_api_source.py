@@ -172,6 +172,42 @@ def test_new_message_creates_contact_conversation_and_events(inbox: Inbox) -> No
     assert (f"inbox:{inbox.pk}", "message.created") in kinds
 
 
+def test_event_payloads_match_what_the_rest_api_shows(inbox: Inbox, admin: User, api) -> None:
+    # Inbound events are built from the objects in hand (not read back); they must still be
+    # exactly what a client reading the REST API afterwards sees.
+    last_event = Event.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    post(body(subject="Order #7"), inbox=inbox)
+    attachment = {
+        "filename": "photo.png",
+        "content_type": "image/png",
+        "data": base64.b64encode(b"png bytes").decode(),
+    }
+    second = post(body(external_id="shop-msg-2", attachments=[attachment]), inbox=inbox).json()
+    events = list(Event.objects.filter(id__gt=last_event).order_by("id"))
+    conversation_id = second["conversation"]["id"]
+    rest = api(admin)
+    shown = rest.get(f"/api/v1/conversations/{conversation_id}/").json()
+    thread = rest.get(f"/api/v1/conversations/{conversation_id}/messages/").json()["results"]
+
+    created = [e.payload["message"] for e in events if e.kind == "message.created"]
+    assert created == thread  # both messages, attachments and all
+    latest = [e.payload["conversation"] for e in events if e.kind.startswith("conversation.")][-1]
+    assert latest == {key: shown[key] for key in latest}
+    assert second["message"] == thread[-1]
+    assert second["conversation"] == latest
+
+
+def test_an_inbound_message_costs_a_fixed_number_of_queries(
+    inbox: Inbox, django_assert_max_num_queries: Any
+) -> None:
+    post(body(), inbox=inbox)
+    # Existing contact and conversation: inbox, identity, conversation (locked) and its
+    # labels, message insert, conversation update, event counter, event stream, events.
+    with django_assert_max_num_queries(12):
+        response = post(body(external_id="shop-msg-2"), inbox=inbox)
+    assert response.status_code == 201
+
+
 def test_redelivery_with_same_external_id_answers_200_and_stores_once(inbox: Inbox) -> None:
     first = post(body(), inbox=inbox)
     again = post(body(text="Where is my order? (retry)"), inbox=inbox)

@@ -316,20 +316,26 @@ class InboundMessageView(APIView):
         except InboxError as exc:
             field = _ACTION_FIELDS.get(exc.field or "", exc.field or "detail")
             raise exceptions.ValidationError({field: [exc.message]}) from exc
-        message = (
-            Message.objects.select_related(*MESSAGE_SELECT)
-            .prefetch_related(*MESSAGE_PREFETCH)
-            .get(pk=result.message.pk)
-        )
-        conversation = (
-            Conversation.objects.select_related(*CONVERSATION_SELECT)
-            .prefetch_related(*CONVERSATION_PREFETCH)
-            .get(pk=result.conversation.pk)
-        )
+        if result.created:  # the objects in hand are complete and current
+            message_data = message_payload(result.message, attachments=result.attachments)
+            conversation_data = conversation_payload(result.conversation)
+        else:
+            message = (
+                Message.objects.select_related(*MESSAGE_SELECT)
+                .prefetch_related(*MESSAGE_PREFETCH)
+                .get(pk=result.message.pk)
+            )
+            conversation = (
+                Conversation.objects.select_related(*CONVERSATION_SELECT)
+                .prefetch_related(*CONVERSATION_PREFETCH)
+                .get(pk=result.conversation.pk)
+            )
+            message_data = message_payload(message)
+            conversation_data = conversation_payload(conversation)
         return Response(
             {
-                "message": message_payload(message),
-                "conversation": conversation_payload(conversation),
+                "message": message_data,
+                "conversation": conversation_data,
             },
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
         )
