@@ -156,12 +156,13 @@ def decode_arrivals(blob: bytes) -> list[tuple[int, int]]:
 
 
 class AgentFleet:
-    """Start `processes` load processes sharing `secrets` between them; `wait_ready()`,
-    later `stop()` returns their reports."""
+    """Start `processes` load processes sharing `secrets` between them (process i connects
+    to `url`, or to urls[i % len(urls)] given several servers); `wait_ready()`, later
+    `stop()` returns their reports."""
 
     def __init__(
         self,
-        url: str,
+        url: str | list[str],
         secrets: list[str | None],
         processes: int,
         measure_from: int = 0,
@@ -174,12 +175,13 @@ class AgentFleet:
         self.results = ctx.Queue()
         self.stop_event = ctx.Event()
         self.counters = [ctx.RawValue("q", 0) for _ in range(processes)]
+        urls = [url] if isinstance(url, str) else url
         self.procs = [
             ctx.Process(
                 target=agent_process,
                 args=(
                     i,
-                    url,
+                    urls[i % len(urls)],
                     secrets[i::processes],
                     self.ready,
                     self.stop_event,

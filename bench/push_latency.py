@@ -81,14 +81,15 @@ class Poster:
     """Open-loop HTTP poster: message `seq` is due at start + seq/rate, whatever the state
     of earlier requests; `sent[seq]` is stamped just before its request is written."""
 
-    def __init__(self, port: int, path: str, api_key: str, connections: int = 16) -> None:
-        self.port, self.path, self.api_key = port, path, api_key
+    def __init__(self, ports: list[int], path: str, api_key: str, connections: int = 16) -> None:
+        self.ports, self.path, self.api_key = ports, path, api_key
         self.jobs: queue.Queue[int | None] = queue.Queue()
         self.sent: dict[int, int] = {}
         self.response_ms: list[float] = []
         self.errors: list[str] = []
         self.threads = [
-            threading.Thread(target=self._work, daemon=True) for _ in range(connections)
+            threading.Thread(target=self._work, args=(ports[i % len(ports)],), daemon=True)
+            for i in range(connections)
         ]
         for t in self.threads:
             t.start()
@@ -107,8 +108,8 @@ class Poster:
             }
         ).encode()
 
-    def _work(self) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+    def _work(self, port: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         headers = {"Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json"}
         while (seq := self.jobs.get()) is not None:
             body = self.body(seq)
@@ -125,7 +126,7 @@ class Poster:
                     break
                 except (OSError, http.client.HTTPException) as exc:
                     conn.close()
-                    conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
                     if attempt:
                         self.errors.append(repr(exc)[:120])
 
@@ -209,22 +210,33 @@ def measure_parley(args: argparse.Namespace, env: dict[str, str]) -> dict[str, A
         t = time.monotonic()
         inbox, api_key, tokens = seed(args.agents)
         print(f"  seeded {args.agents} agents with tokens in {time.monotonic() - t:.1f} s")
-        with harness.daphne(db_url, redis, log_name="push", candidates=args.candidates) as server:
-            url = f"ws://127.0.0.1:{server.port}/ws/agent/"
-            fleet = AgentFleet(url, list(tokens), args.processes, measure_from=WARMUP)
+        servers = []
+        try:
+            for i in range(args.servers):
+                servers.append(
+                    harness.daphne(db_url, redis, log_name=f"push{i}", candidates=args.candidates)
+                )
+            urls = [f"ws://127.0.0.1:{s.port}/ws/agent/" for s in servers]
+            fleet = AgentFleet(urls, list(tokens), args.processes, measure_from=WARMUP)
             opened = fleet.wait_ready()
-            print(f"  {opened}/{args.agents} agent sockets open")
-            poster = Poster(server.port, f"/sources/api/{inbox.public_id}/messages", api_key)
+            print(f"  {opened}/{args.agents} agent sockets open on {len(servers)} Daphne processes")
+            poster = Poster(
+                [s.port for s in servers], f"/sources/api/{inbox.public_id}/messages", api_key
+            )
             # Warm-up: first requests import and connect lazily; not measured.
             poster.run(0, WARMUP, 5)
             time.sleep(3)
             count = int(args.rate * args.seconds)
-            cpu = harness.CpuWindow({"daphne": server.pid, "bench": _self_pid(), **fleet.pids})
+            daphnes = {f"daphne{i}": s.pid for i, s in enumerate(servers)}
+            cpu = harness.CpuWindow({**daphnes, "bench": _self_pid(), **fleet.pids})
             late = poster.run(WARMUP, count, args.rate)
             drain = wait_for(fleet, opened * count, args.drain)
             usage = cpu.report()
             poster.close()
             reports = fleet.stop()
+        finally:
+            for server in servers:
+                server.stop()
         frames = frames_by_seq()
     samples, delivered = latencies(reports, poster.sent, WARMUP, WARMUP + count - 1)
     return {
@@ -338,6 +350,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float)
     parser.add_argument("--processes", type=int, default=2, help="load processes")
     parser.add_argument(
+        "--servers",
+        type=int,
+        default=2,
+        help="Daphne processes (the scaled shape runs one per core); agents and posts are "
+        "spread over them as a load balancer would",
+    )
+    parser.add_argument(
         "--drain", type=float, default=15.0, help="max wait after the last post (s)"
     )
     parser.add_argument(
@@ -359,7 +378,7 @@ def main() -> None:
         print(f"  with candidate changes: {args.candidates}")
     print(
         f"  {args.agents} agents, {args.rate:g} msg/s for {args.seconds:g} s, "
-        f"{args.processes} load processes"
+        f"{args.processes} load processes, {args.servers} Daphne processes"
     )
 
     ours = measure_parley(args, env)
@@ -397,7 +416,9 @@ def main() -> None:
     )
     cpu = ours["cpu"]
     print(
-        f"CPU (% of one core) Parley run: daphne {cpu['daphne']:.0f}, poster {cpu['bench']:.0f}, "
+        "CPU (% of one core) Parley run: "
+        + " ".join(f"{k} {v:.0f}," for k, v in cpu.items() if k.startswith("daphne"))
+        + f" poster {cpu['bench']:.0f}, "
         f"machine {cpu['machine']:.0f} % of 2 cores; drain after last post {ours['drain']:.1f} s"
     )
     print(f"  {load_report(ours['reports'], cpu)}")

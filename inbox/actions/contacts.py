@@ -55,9 +55,10 @@ def find_or_create_contact(*, inbox: Inbox, identity: IdentityInput) -> Contact:
         raise InboxError("The sender's identity is empty or too long.", field="value")
     scope = inbox if identity.kind == ContactIdentity.Kind.EXTERNAL else None
     lookup = {"kind": identity.kind, "value": value, "inbox": scope}
-    found = ContactIdentity.objects.select_related("contact").filter(**lookup).first()
-    if found is not None:
-        return _resolve(found.contact)
+    # Unique per (kind, value, inbox): a bare LIMIT 1, no ORDER BY to compile and sort.
+    found = ContactIdentity.objects.select_related("contact").filter(**lookup)[:1]
+    if found:
+        return _resolve(found[0].contact)
     email = identity.email or (value if identity.kind == ContactIdentity.Kind.EMAIL else "")
     phone = identity.phone or (value if identity.kind == ContactIdentity.Kind.PHONE else "")
     try:

@@ -104,10 +104,10 @@ class InboxKeyScheme(OpenApiAuthenticationExtension):
 def _find_inbox(public_id: Any) -> Inbox:
     if not isinstance(public_id, UUID):
         raise exceptions.NotFound("No such inbox.")
-    inbox = Inbox.objects.filter(public_id=public_id, kind=Inbox.Kind.API, is_active=True).first()
-    if inbox is None:
-        raise exceptions.NotFound("No such inbox.")
-    return inbox
+    try:
+        return Inbox.objects.get(public_id=public_id, kind=Inbox.Kind.API, is_active=True)
+    except Inbox.DoesNotExist:
+        raise exceptions.NotFound("No such inbox.") from None
 
 
 class HasInboxKey(permissions.BasePermission):
