@@ -4,7 +4,6 @@
     python bench/list_at_scale.py                    # 1M conversations / 5M messages (generated)
     python bench/list_at_scale.py --quick            # 100k / 500k
     python bench/list_at_scale.py --reuse --keep     # reuse a generated database, keep it
-    python bench/list_at_scale.py --quick --candidates   # also measure the proposed fixes
 
 Data: `bench/generate.py` (50 inboxes, 100 agents each in 10 inboxes). Each case calls the
 query function the REST API calls (`conversation_page`, `conversation_counts`,
@@ -16,9 +15,8 @@ with a baseline measured in the same run (`SELECT 1` on the same connection), th
 
 Targets (issue): list p95 ≤ 30 ms, counts p95 ≤ 50 ms, search p95 ≤ 200 ms.
 
-`--candidates` then creates the indexes proposed in this file (`candidate_indexes()`) in the
-bench database, measures again, and also measures the query rewrites proposed here
-(`counts_by_group`, `search_rewritten`), so each proposal has a before/after.
+(The indexes and query rewrites this script once proposed with `--candidates` are in the
+product now: inbox/migrations 0004-0006, inbox/tallies.py, search_conversations.)
 """
 
 from __future__ import annotations
@@ -39,56 +37,6 @@ PAGE = 25  # the REST API's default page size
 TARGETS = {"list": 30.0, "counts": 50.0, "search": 200.0}
 
 SEARCH_TIMEOUT_MS = 20_000  # a search slower than this is cut off and reported as "> 20 s"
-
-
-def candidate_indexes() -> list[tuple[Any, Any]]:
-    """(model, index) the benchmarks propose, written as the lead would add them to the
-    models' Meta.indexes; created here through the schema editor, so the SQL measured is the
-    SQL a migration would run."""
-    from django.contrib.postgres.indexes import GinIndex
-    from django.contrib.postgres.search import SearchVector
-    from django.db.models import Index, Q
-
-    from inbox.models import Contact, Conversation, Message
-
-    return [
-        # search_conversations: one per searched source, matching its SearchVector exactly.
-        (
-            Message,
-            GinIndex(
-                SearchVector("text", config="simple"),
-                name="message_text_fts",
-                condition=Q(kind__in=["message", "note"]),
-            ),
-        ),
-        (
-            Contact,
-            GinIndex(SearchVector("name", "email", config="simple"), name="contact_name_email_fts"),
-        ),
-        (Conversation, GinIndex(SearchVector("subject", config="simple"), name="conv_subject_fts")),
-        # sort=waiting: customers waiting longest first, per inbox and across inboxes.
-        (
-            Conversation,
-            Index(
-                fields=["inbox", "status", "waiting_since", "id"],
-                condition=Q(waiting_since__isnull=False),
-                name="conv_inbox_status_waiting",
-            ),
-        ),
-        (
-            Conversation,
-            Index(
-                fields=["status", "waiting_since", "id"],
-                condition=Q(waiting_since__isnull=False),
-                name="conv_status_waiting",
-            ),
-        ),
-        # conversation_counts: an index-only scan instead of reading the table.
-        (
-            Conversation,
-            Index(fields=["inbox", "status", "assignee"], name="conv_inbox_status_assignee"),
-        ),
-    ]
 
 
 # --- measuring ------------------------------------------------------------------------------
@@ -290,92 +238,6 @@ def run_cases(
     return results
 
 
-# --- proposed query rewrites ----------------------------------------------------------------
-
-
-def counts_by_group(user: Any, *, inbox: int | None = None) -> dict[str, dict[str, int]]:
-    """conversation_counts as GROUP BY status, assignee-is-me, assignee-is-null: the same
-    answer, one index-only scan of (inbox, status, assignee) instead of 12 FILTERed counts."""
-    from django.db.models import Case, Count, IntegerField, Value, When
-
-    from inbox.queries.access import visible_conversations
-    from inbox.queries.conversations import STATUSES
-
-    qs = visible_conversations(user)
-    if inbox is not None:
-        qs = qs.filter(inbox_id=inbox)
-    rows = (
-        qs.order_by()
-        .annotate(
-            who=Case(
-                When(assignee_id=user.pk, then=Value(1)),
-                When(assignee_id__isnull=True, then=Value(2)),
-                default=Value(0),
-                output_field=IntegerField(),
-            )
-        )
-        .values("status", "who")
-        .annotate(n=Count("*"))
-    )
-    out = {view: dict.fromkeys(STATUSES, 0) for view in ("mine", "unassigned", "all")}
-    for row in rows:
-        if row["status"] not in out["all"]:
-            continue
-        out["all"][row["status"]] += row["n"]
-        if row["who"] == 1:
-            out["mine"][row["status"]] += row["n"]
-        elif row["who"] == 2:
-            out["unassigned"][row["status"]] += row["n"]
-    return out
-
-
-def search_rewritten(user: Any, query: str, *, limit: int = 50) -> list[Any]:
-    """search_conversations with each source searched through its own GIN index (message
-    text, contact name/email, subject) and the matching conversation ids united (UNION)
-    before the visible filter and the ordering, instead of a document computed per row of
-    a conversation ⋈ contact join and an OR of two hashed subplans over every visible
-    conversation. Difference: a multi-word query must match within one source (all words in
-    the subject, or all in the contact's name/email), where the original also matched words
-    split between the subject and the contact."""
-    from django.contrib.postgres.search import SearchQuery, SearchVector
-
-    from inbox.models import Contact, Conversation, Message
-    from inbox.payloads import CONVERSATION_PREFETCH, CONVERSATION_SELECT
-    from inbox.queries.access import visible_conversations
-    from inbox.queries.conversations import with_unread
-
-    query = query.strip()[:200]
-    if not query:
-        return []
-    search = SearchQuery(query, search_type="websearch", config="simple")
-    by_message = (
-        Message.objects.annotate(document=SearchVector("text", config="simple"))
-        .filter(document=search, kind__in=["message", "note"])
-        .order_by()
-        .values("conversation_id")
-    )
-    contacts = (
-        Contact.objects.annotate(document=SearchVector("name", "email", config="simple"))
-        .filter(document=search)
-        .order_by()
-        .values("id")
-    )
-    by_contact = Conversation.objects.filter(contact_id__in=contacts).order_by().values("id")
-    by_subject = (
-        Conversation.objects.annotate(document=SearchVector("subject", config="simple"))
-        .filter(document=search)
-        .order_by()
-        .values("id")
-    )
-    ids = visible_conversations(user).filter(id__in=by_message.union(by_contact, by_subject))
-    return list(
-        with_unread(ids, user)
-        .select_related(*CONVERSATION_SELECT)
-        .prefetch_related(*CONVERSATION_PREFETCH)
-        .order_by("-last_activity_at", "-id")[:limit]
-    )
-
-
 # --- main -----------------------------------------------------------------------------------
 
 
@@ -388,7 +250,6 @@ def main() -> None:
         "--reuse", action="store_true", help="reuse the generated database if present"
     )
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
-    parser.add_argument("--candidates", action="store_true", help="measure the proposed fixes too")
     parser.add_argument("--no-plans", action="store_true")
     args = parser.parse_args()
     repeat = args.repeat or (15 if args.quick else 30)
@@ -418,10 +279,6 @@ def main() -> None:
     finally:
         from django.db import connection
 
-        if args.candidates:
-            with connection.cursor() as cur:
-                for _, index in candidate_indexes():
-                    cur.execute(f"DROP INDEX IF EXISTS {index.name}")
         connection.close()
         if not args.keep:
             harness.drop_database(env["DATABASE_URL"], name)
@@ -469,8 +326,6 @@ def measure(args: argparse.Namespace, repeat: int) -> None:
             print(f"\n-- {case}")
             for line in explain(sql):
                 print(f"   {line}")
-    if args.candidates:
-        candidates(args, me, admin, inbox_id, needle, name, cases, before, repeat, baseline)
 
 
 def summarise(results: dict[str, dict[str, float]]) -> None:
@@ -482,87 +337,6 @@ def summarise(results: dict[str, dict[str, float]]) -> None:
             f"{kind}: worst p95 {worst:.1f} ms vs target ≤ {limit:g} ms: "
             f"{'met' if not missed else f'NOT met in {len(missed)} case(s)'}"
         )
-
-
-def candidates(
-    args: argparse.Namespace,
-    me: Any,
-    admin: Any,
-    inbox_id: int,
-    needle: str,
-    name: str,
-    cases: list[tuple[str, str, Callable[[], Any]]],
-    before: dict[str, dict[str, float]],
-    repeat: int,
-    baseline: float,
-) -> None:
-    from django.db import connection
-
-    print("\n=== proposed changes ===")
-    with connection.schema_editor() as editor:
-        for model, index in candidate_indexes():
-            start = time.monotonic()
-            editor.execute(f"DROP INDEX IF EXISTS {index.name}")
-            editor.add_index(model, index)
-            print(
-                f"created {index.name} in {time.monotonic() - start:.1f} s: "
-                f"{str(index.create_sql(model, editor))[:200]}"
-            )
-    with connection.cursor() as cur:
-        cur.execute("VACUUM (ANALYZE) inbox_message, inbox_contact, inbox_conversation")
-    print("\nsame cases with the candidate indexes (query code unchanged):")
-    after = run_cases(cases, repeat, baseline)
-    summarise(after)
-
-    print("\nquery rewrites, with the candidate indexes (before = product code, same indexes):")
-    rewrites: list[tuple[str, str, Callable[[], Any]]] = []
-    for who, user in (("agent", me), ("admin", admin)):
-        rewrites.append(
-            (
-                "counts",
-                f"{who}: counts_by_group, all visible inboxes",
-                lambda u=user: counts_by_group(u),
-            )
-        )
-        rewrites.append(
-            (
-                "counts",
-                f"{who}: counts_by_group, inbox={inbox_id}",
-                lambda u=user: counts_by_group(u, inbox=inbox_id),
-            )
-        )
-        for label, term in (
-            ("order number", needle),
-            ("contact name", name),
-            ("common word", "refund"),
-        ):
-            rewrites.append(
-                (
-                    "search",
-                    f"{who}: search_rewritten {label} {term!r}",
-                    lambda u=user, t=term: search_rewritten(u, t),
-                )
-            )
-    # Same answers before timing them (at the quick scale: the product's search is too slow
-    # to run this at full scale).
-    from inbox.queries.conversations import conversation_counts, search_conversations
-
-    for user in (me, admin) if args.quick else ():
-        assert counts_by_group(user) == conversation_counts(user)
-        assert counts_by_group(user, inbox=inbox_id) == conversation_counts(user, inbox=inbox_id)
-        for term in (needle, name, "refund"):
-            got = [c.pk for c in search_rewritten(user, term)]
-            want = [c.pk for c in search_conversations(user, term)]
-            assert got == want, (term, got[:5], want[:5])
-    rewritten = run_cases(rewrites, repeat, baseline)
-    summarise({**{k: v for k, v in after.items() if v["kind"] == "list"}, **rewritten})
-    if not args.no_plans:
-        print("\nEXPLAIN (ANALYZE, BUFFERS), rewrites:")
-        for _, case, call in rewrites:
-            sql, _ = slowest_query(call)
-            print(f"\n-- {case}")
-            for line in explain(sql):
-                print(f"   {line}")
 
 
 if __name__ == "__main__":

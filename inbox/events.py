@@ -77,9 +77,16 @@ def _state() -> dict[str, Any]:
     conn = connections[DEFAULT_DB_ALIAS]
     state = getattr(conn, "_parley_events", None)
     if state is None:
-        state = {"depth": 0, "pending": []}
+        state = {"depth": 0, "pending": [], "tallies": []}
         conn._parley_events = state  # type: ignore[attr-defined]
     return state
+
+
+def buffered_tallies() -> list[Any] | None:
+    """Inside `writing()`: the list conversation-count changes are buffered in (applied
+    at the end of the block, before the events; see inbox/tallies.py). Outside: None."""
+    state = _state()
+    return state["tallies"] if state["depth"] else None
 
 
 @contextmanager
@@ -87,21 +94,26 @@ def writing() -> Iterator[None]:
     """The transaction of a domain write. Use instead of `transaction.atomic()` in actions
     that record events; nesting is fine (only the outermost block appends the events, and
     an inner block that fails takes its events with it)."""
+    from inbox import tallies
+
     state = _state()
     with transaction.atomic():
         state["depth"] += 1
-        mark = len(state["pending"])
+        mark, tally_mark = len(state["pending"]), len(state["tallies"])
         try:
             yield
-            if state["depth"] == 1 and state["pending"]:
-                _append(state["pending"])
+            if state["depth"] == 1:
+                tallies.apply(state["tallies"])
+                if state["pending"]:
+                    _append(state["pending"])
         except BaseException:
             del state["pending"][mark:]
+            del state["tallies"][tally_mark:]
             raise
         finally:
             state["depth"] -= 1
             if state["depth"] == 0:
-                state["pending"] = []
+                state["pending"], state["tallies"] = [], []
 
 
 def record_event(*, stream: str, kind: str, payload: dict[str, Any]) -> None:

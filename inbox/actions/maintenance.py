@@ -7,11 +7,12 @@ from inbox.models import Event
 
 
 def prune_events() -> int:
+    """Delete events older than EVENT_RETENTION (and forget sockets that stopped beating).
+    Clients resuming from before the oldest kept event get `resync`. Returns the number
+    of events deleted."""
     from inbox.presence import forget_stale_sockets
 
     forget_stale_sockets()
-    """Delete events older than EVENT_RETENTION. Clients resuming from before the oldest
-    kept event get `resync`. Returns the number deleted."""
     deleted, _ = Event.objects.filter(
         created_at__lt=timezone.now() - settings.EVENT_RETENTION
     ).delete()

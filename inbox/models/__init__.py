@@ -1,7 +1,7 @@
 """The inbox domain. Rows are written only by `inbox.actions`."""
 
 from inbox.models.contacts import Contact, ContactIdentity
-from inbox.models.conversations import Conversation, Label, ReadPosition
+from inbox.models.conversations import Conversation, ConversationTally, Label, ReadPosition
 from inbox.models.events import Event, EventCounter, EventStream, SocketSession
 from inbox.models.inboxes import Inbox
 from inbox.models.messages import Attachment, Message
@@ -11,6 +11,7 @@ __all__ = [
     "Contact",
     "ContactIdentity",
     "Conversation",
+    "ConversationTally",
     "Event",
     "EventCounter",
     "EventStream",

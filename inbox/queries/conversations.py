@@ -9,18 +9,31 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    Exists,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 
 from accounts.models import User
-from inbox.models import Conversation, Message, ReadPosition
+from inbox.models import Contact, Conversation, ConversationTally, Message, ReadPosition
 from inbox.payloads import (
     CONVERSATION_PREFETCH,
     CONVERSATION_SELECT,
     MESSAGE_PREFETCH,
     MESSAGE_SELECT,
 )
-from inbox.queries.access import visible_conversations
+from inbox.queries.access import visible_conversations, visible_inbox_ids
 
 STATUSES = ("open", "pending", "snoozed", "resolved")
 
@@ -174,22 +187,34 @@ def conversation_page(
 
 
 def conversation_counts(user: User, *, inbox: int | None = None) -> dict[str, dict[str, int]]:
-    """Mine / unassigned / all per status, from one query."""
-    qs = visible_conversations(user)
+    """Mine / unassigned / all per status, from one query over the tallies (a few rows per
+    inbox, kept in step by every write: inbox/tallies.py), not over the conversations."""
+    rows = ConversationTally.objects.all()
+    if not user.is_admin:
+        rows = rows.filter(inbox_id__in=visible_inbox_ids(user))
     if inbox is not None:
-        qs = qs.filter(inbox_id=inbox)
-    aggregates = {}
-    for status in STATUSES:
-        aggregates[f"mine_{status}"] = Count("id", filter=Q(status=status, assignee=user))
-        aggregates[f"unassigned_{status}"] = Count(
-            "id", filter=Q(status=status, assignee__isnull=True)
+        rows = rows.filter(inbox_id=inbox)
+    grouped = (
+        rows.order_by()
+        .annotate(
+            who=Case(
+                When(assignee_key=user.pk, then=Value("mine")),
+                When(assignee_key=0, then=Value("unassigned")),
+                default=Value("other"),
+                output_field=CharField(),
+            )
         )
-        aggregates[f"all_{status}"] = Count("id", filter=Q(status=status))
-    totals = qs.order_by().aggregate(**aggregates)
-    return {
-        view: {status: totals[f"{view}_{status}"] for status in STATUSES}
-        for view in ("mine", "unassigned", "all")
-    }
+        .values("status", "who")
+        .annotate(n=Sum("count"))
+    )
+    out = {view: dict.fromkeys(STATUSES, 0) for view in ("mine", "unassigned", "all")}
+    for row in grouped:
+        if row["status"] not in out["all"]:
+            continue
+        out["all"][row["status"]] += row["n"]
+        if row["who"] != "other":
+            out[row["who"]][row["status"]] += row["n"]
+    return out
 
 
 def get_conversation(user: User, conversation_id: int) -> Conversation:
@@ -218,40 +243,79 @@ def message_page(
     return list(reversed(rows[:size])), has_more
 
 
+# Above this many matches in one source, searching walks the most recent conversations
+# instead of sorting every match (see search_conversations).
+SEARCH_MATCH_CAP = 5000
+SEARCHED_KINDS = [Message.Kind.MESSAGE, Message.Kind.NOTE]
+
+
 def search_conversations(user: User, query: str, *, limit: int = 50) -> list[Conversation]:
-    """Conversations whose messages, subject or contact match `query`: PostgreSQL
-    full-text search, or a substring match on SQLite."""
+    """The most recent conversations whose messages (and notes), subject, or contact's name
+    or email match `query`: PostgreSQL full-text search ("simple" configuration, web-search
+    syntax: quotes, OR, -word), or a substring match on SQLite.
+
+    On PostgreSQL each source is searched through its own GIN index (migration 0006) and
+    the matching conversation ids are collected first. A word so common that a source has
+    more than SEARCH_MATCH_CAP matches would make that list huge; then the search walks
+    conversations from the most recent and keeps those with a match, which finds `limit`
+    of them quickly precisely because matches are everywhere (bench/list_at_scale.py)."""
     visible = visible_conversations(user)
     query = query.strip()[:200]
     if not query:
         return []
     if connection.vendor == "postgresql":
-        from django.contrib.postgres.search import SearchQuery, SearchVector
-
-        search = SearchQuery(query, search_type="websearch", config="simple")
-        by_message = (
-            Message.objects.annotate(document=SearchVector("text", config="simple"))
-            .filter(document=search, kind__in=["message", "note"])
-            .values("conversation_id")
-        )
-        by_conversation = (
-            visible.annotate(
-                document=SearchVector("subject", "contact__name", "contact__email", config="simple")
-            )
-            .filter(document=search)
-            .values("id")
-        )
-        ids = visible.filter(Q(id__in=by_message) | Q(id__in=by_conversation))
+        ids = _search_postgresql(visible, query)
     else:
         ids = visible.filter(
             Q(subject__icontains=query)
             | Q(contact__name__icontains=query)
             | Q(contact__email__icontains=query)
-            | Q(id__in=Message.objects.filter(text__icontains=query).values("conversation_id"))
+            | Q(
+                id__in=Message.objects.filter(
+                    text__icontains=query, kind__in=SEARCHED_KINDS
+                ).values("conversation_id")
+            )
         )
     return list(
         with_unread(ids, user)
         .select_related(*CONVERSATION_SELECT)
         .prefetch_related(*CONVERSATION_PREFETCH)
         .order_by("-last_activity_at", "-id")[:limit]
+    )
+
+
+def _search_postgresql(visible: QuerySet[Conversation], query: str) -> QuerySet[Conversation]:
+    from django.contrib.postgres.search import SearchQuery, SearchVector
+
+    search = SearchQuery(query, search_type="websearch", config="simple")
+    # Each expression matches its GIN index exactly (inbox/migrations/0006_search_indexes.py).
+    messages = (
+        Message.objects.annotate(document=SearchVector("text", config="simple"))
+        .filter(document=search, kind__in=SEARCHED_KINDS)
+        .order_by()
+    )
+    contacts = (
+        Contact.objects.annotate(document=SearchVector("name", "email", config="simple"))
+        .filter(document=search)
+        .order_by()
+    )
+    subjects = (
+        Conversation.objects.annotate(document=SearchVector("subject", config="simple"))
+        .filter(document=search)
+        .order_by()
+    )
+    capped = SEARCH_MATCH_CAP + 1
+    by_message = list(messages.values_list("conversation_id", flat=True)[:capped])
+    contact_ids = list(contacts.values_list("id", flat=True)[:capped])
+    by_subject = list(subjects.values_list("id", flat=True)[:capped])
+    if max(len(by_message), len(contact_ids), len(by_subject)) < capped:
+        by_contact = list(
+            Conversation.objects.filter(contact_id__in=contact_ids).values_list("id", flat=True)
+        )
+        return visible.filter(id__in=set(by_message) | set(by_contact) | set(by_subject))
+    # A very common word: walk by recency (index conv_activity) and test each conversation.
+    return visible.filter(
+        Exists(messages.filter(conversation_id=OuterRef("pk")))
+        | Q(contact_id__in=contacts.values("id"))
+        | Q(id__in=subjects.values("id"))
     )

@@ -99,8 +99,8 @@ def test_counts_come_from_one_query(agent, api, world) -> None:
         body = client.get("/api/v1/conversations/counts/").json()
     assert body["mine"]["open"] == 1 and body["unassigned"]["open"] == 1
     assert body["all"] == {"open": 2, "pending": 0, "snoozed": 0, "resolved": 0}
-    aggregates = [q for q in ctx.captured_queries if "COUNT(" in q["sql"].upper()]
-    assert len(aggregates) == 1
+    counting = [q for q in ctx.captured_queries if "inbox_conversationtally" in q["sql"]]
+    assert len(counting) == 1
 
 
 def test_non_members_get_404_everywhere(agent, api, world) -> None:
@@ -242,6 +242,37 @@ def test_search(agent, api, world) -> None:
     assert ids(client.get("/api/v1/search/?q=ann")) == [world["mine"].pk]
     assert ids(client.get("/api/v1/search/?q=invoice")) == []  # not in the agent's inboxes
     assert client.get("/api/v1/search/?q=").status_code == 400
+
+
+@pytest.mark.parametrize("cap", [5000, 1], ids=["collect matches", "walk by recency"])
+def test_search_sources_and_order(agent, api, make_inbox, inbound, monkeypatch, cap) -> None:
+    # Both ways of searching (a short list of matches, or a word too common to collect)
+    # must give the same answer: matches in any source, most recent first, visible only.
+    from inbox.queries import conversations as queries
+
+    monkeypatch.setattr(queries, "SEARCH_MATCH_CAP", cap)
+    support = make_inbox("Support", members=[agent])
+    other = make_inbox("Other")
+    by_text = inbound(support, "My parcel never arrived", sender="a", name="Ann").conversation
+    by_subject = inbound(
+        support, "Hello", sender="b", name="Bo", subject="Parcel lost in transit"
+    ).conversation
+    by_name = inbound(support, "Hi there", sender="c", name="Parcel Person").conversation
+    noted = inbound(support, "Question", sender="d", name="Di").conversation
+    actions.add_note(conversation=noted, author=agent, text="Customer says the parcel is late")
+    inbound(support, "Unrelated", sender="e", name="Ed")
+    inbound(other, "parcel in another inbox", sender="f", name="Fay")
+    client = api(agent)
+
+    found = ids(client.get("/api/v1/search/?q=parcel"))
+
+    assert found == [noted.pk, by_name.pk, by_subject.pk, by_text.pk]
+    assert ids(client.get('/api/v1/search/?q="never arrived"')) == [by_text.pk]
+    assert ids(client.get("/api/v1/search/?q=parcel -transit")) == [
+        noted.pk,
+        by_name.pk,
+        by_text.pk,
+    ]
 
 
 def test_admin_manages_inboxes_labels_and_access(admin, agent, api, world) -> None:
