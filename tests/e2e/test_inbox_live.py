@@ -384,3 +384,63 @@ def test_the_list_pages_with_a_cursor_and_reorders_live(asgi_page, team_setup) -
     page.get_by_label("Sort").select_option("waiting")
     expect(conversations.first).to_contain_text("Customer 00")
     page.screenshot(path=ARTIFACTS / "inbox-long-list-desktop.png")
+
+
+def test_search_edit_a_contact_and_merge_a_duplicate(asgi_page, team_setup) -> None:
+    admin, inbox = team_setup["admin"], team_setup["inbox"]
+    customer_writes(inbox, "My parcel never arrived", sender="ann-web", name="Ann Archer")
+    customer_writes(inbox, "Invoice for March please", sender="bo", name="Bo Brown")
+    customer_writes(inbox, "Same parcel, writing from my phone", sender="ann-app", name="A. Archer")
+    page = asgi_page(admin)
+    open_inbox(page)
+    page.get_by_role("button", name=re.compile("^All")).click()
+    conversations = page.locator("#conv-list .conv")
+    expect(conversations).to_have_count(3)
+
+    # Search from the keyboard; the results replace the view until cleared.
+    page.locator("body").press("/")
+    expect(page.get_by_role("searchbox", name="Search conversations")).to_be_focused()
+    page.keyboard.type("parcel")
+    page.keyboard.press("Enter")
+    expect(page.locator("#search-banner")).to_contain_text("Results for “parcel”")
+    expect(conversations).to_have_count(2)
+    expect(page.get_by_role("button", name=re.compile("^Unassigned"))).to_be_hidden()
+    page.get_by_role("searchbox", name="Search conversations").fill("nothing-like-this")
+    page.keyboard.press("Enter")
+    expect(page.locator("#list-empty")).to_contain_text("No conversation matches")
+    page.get_by_role("button", name="Clear search").click()
+    expect(conversations).to_have_count(3)
+
+    # Edit the contact from the sidebar.
+    row(page, "Ann Archer").click()
+    page.get_by_role("button", name="Edit contact").click()
+    form = page.locator("#contact-form")
+    form.get_by_label("Email").fill("ann@example.com")
+    form.get_by_label("Notes").fill("Prefers email.\nOrdered twice in March.")
+    form.get_by_label("VIP").check()
+    form.get_by_role("button", name="Save contact").click()
+    expect(form).to_be_hidden()
+    expect(page.locator("#contact-notes")).to_have_text("Prefers email.\nOrdered twice in March.")
+    expect(page.locator("#contact-email")).to_have_text("ann@example.com")
+    expect(page.locator("#contact-vip")).to_be_visible()
+    expect(row(page, "Ann Archer")).to_contain_text("VIP", timeout=LIVE)  # the list follows live
+
+    # A bad email is refused with the reason, nothing saved.
+    page.get_by_role("button", name="Edit contact").click()
+    form.get_by_label("Email").fill("not an email")
+    form.get_by_role("button", name="Save contact").click()
+    expect(page.locator("#cf-error")).to_contain_text("email")
+    form.get_by_role("button", name="Cancel").click()
+
+    # The admin merges the duplicate (the same person on another channel) into Ann.
+    page.get_by_role("button", name="Merge…").click()
+    page.get_by_label("Find the duplicate").fill("archer")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Merge A. Archer into Ann Archer").click()
+    expect(page.locator("#merge-panel")).to_be_hidden()
+    expect(page.locator("#other-convs")).to_contain_text("Same parcel", timeout=LIVE)
+    page.screenshot(path=ARTIFACTS / "inbox-contact-merged-desktop.png")
+    duplicate_conversation = Conversation.objects.get(
+        subject="", contact__name="Ann Archer", last_message_preview__startswith="Same"
+    )
+    assert duplicate_conversation.contact.email == "ann@example.com"

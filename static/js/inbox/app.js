@@ -199,6 +199,7 @@ function wire() {
       e: () => resolve(),
       a: () => { if (state.openId) assignToMe(); },
       "?": () => $("shortcuts").showModal(),
+      "/": () => { setPane("list"); $("search-input").focus(); },
     };
     const handler = handlers[e.key];
     if (handler) { e.preventDefault(); handler(); }

@@ -9,6 +9,7 @@ function assigneeParam() {
 }
 
 export function matchesFilters(c) {
+  if (state.search) return state.order.includes(c.id); // results stay as found, kept current
   if (state.view === "mine" && !(c.assignee && c.assignee.id === ME.id)) return false;
   if (state.view === "unassigned" && c.assignee) return false;
   if (c.status !== state.status) return false;
@@ -34,7 +35,9 @@ export async function loadList(append) {
   list.setAttribute("aria-busy", "true");
   $("load-more").disabled = true;
   let url;
-  if (append && state.next) {
+  if (state.search) {
+    url = "search/?q=" + encodeURIComponent(state.search);
+  } else if (append && state.next) {
     url = state.next;
   } else {
     const params = new URLSearchParams({ status: state.status, assignee: assigneeParam(), sort: state.sort });
@@ -50,7 +53,7 @@ export async function loadList(append) {
       remember(c, true);
       if (!state.order.includes(c.id)) state.order.push(c.id);
     }
-    state.next = data.next;
+    state.next = data.next || null;
     state.listLoaded = true;
     renderList();
   } catch (error) {
@@ -133,7 +136,9 @@ function renderList() {
   }
   const empty = state.listLoaded && state.order.length === 0;
   $("list-empty").hidden = !empty;
-  if (empty) {
+  if (empty && state.search) {
+    $("list-empty-text").textContent = "No conversation matches “" + state.search + "”.";
+  } else if (empty) {
     const viewName = { mine: "assigned to you", unassigned: "unassigned", all: "" }[state.view];
     $("list-empty-text").textContent = "No " + state.status + " conversations" + (viewName ? " " + viewName : "") + ".";
   }
@@ -149,6 +154,10 @@ function updateTitle() {
 
 export function placeInList(c, flash) {
   const index = state.order.indexOf(c.id);
+  if (state.search) { // search results keep their order; a row only shows the latest
+    if (index >= 0) updateRow(c.id);
+    return;
+  }
   if (!matchesFilters(c)) {
     if (index >= 0) { state.order.splice(index, 1); renderList(); }
     return;
@@ -230,7 +239,31 @@ export function fillSelect(select, emptyLabel, items, value) {
   select.value = value || "";
 }
 
+function setSearch(term) {
+  const search = term.trim().slice(0, 200);
+  if (search === state.search) return;
+  $("search-banner").hidden = !search;
+  $("search-term").textContent = search;
+  document.querySelector(".views").hidden = Boolean(search);
+  document.querySelector(".status-tabs").hidden = Boolean(search);
+  document.querySelector(".list-filters").hidden = Boolean(search);
+  changeFilter({ search });
+}
+
 export function initList() {
+  $("list-search").addEventListener("submit", (e) => {
+    e.preventDefault();
+    setSearch($("search-input").value);
+  });
+  $("search-input").addEventListener("search", (e) => { if (!e.target.value) setSearch(""); });
+  $("search-input").addEventListener("keydown", (e) => {
+    if (e.key === "Escape") { e.target.value = ""; setSearch(""); e.target.blur(); }
+  });
+  $("search-clear").addEventListener("click", () => {
+    $("search-input").value = "";
+    setSearch("");
+    $("search-input").focus();
+  });
   $("load-more").addEventListener("click", () => loadList(true));
   $("filter-inbox").addEventListener("change", (e) => changeFilter({ inbox: e.target.value }));
   $("filter-label").addEventListener("change", (e) => changeFilter({ label: e.target.value }));

@@ -1,14 +1,20 @@
-// The contact pane: who the customer is, how else we know them, their other conversations,
-// and the labels of the open conversation with the editor for them.
+// The contact pane: who the customer is, how else we know them, their notes, their other
+// conversations, the labels of the open conversation with the editor for them; editing the
+// contact, and (admins) merging a duplicate into it.
 import { $, h, dateYearFmt, initials, labelChip, parseDate, relTime, safeColor, STATUS_LABEL } from "./dom.js";
 import { api } from "./api.js";
-import { hooks, state } from "./state.js";
+import { hooks, ME, state } from "./state.js";
 
 export async function loadContact(contactId, token) {
   try {
     const contact = await api("contacts/" + contactId + "/");
     if (token !== undefined && token !== state.openToken) return;
+    const switching = !state.contact || state.contact.id !== contact.id;
     state.contact = contact;
+    if (switching) {
+      showForm(false);
+      showMerge(false);
+    }
     renderContact();
   } catch (error) {
     $("contact-body").hidden = false;
@@ -45,6 +51,106 @@ function renderContact() {
     h("span", { class: "muted" }, c.inbox.name + " · " + (STATUS_LABEL[c.status] || c.status) + " · " + relTime(c.last_activity_at)),
   ]))));
   $("other-none").hidden = others.length > 0;
+  $("contact-notes").textContent = contact.notes || "";
+  $("contact-notes").hidden = !contact.notes;
+  $("contact-notes-none").hidden = Boolean(contact.notes);
+  $("contact-merge").hidden = !(ME && ME.role === "admin");
+}
+
+// ---------------------------------------------------------------- editing
+function showForm(open) {
+  const form = $("contact-form");
+  form.hidden = !open;
+  $("contact-edit").setAttribute("aria-expanded", String(open));
+  $("cf-error").hidden = true;
+  if (!open || !state.contact) return;
+  const c = state.contact;
+  $("cf-name").value = c.name || "";
+  $("cf-email").value = c.email || "";
+  $("cf-phone").value = c.phone || "";
+  $("cf-notes").value = c.notes || "";
+  $("cf-vip").checked = Boolean(c.is_vip);
+  $("cf-blocked").checked = Boolean(c.is_blocked);
+  $("cf-name").focus();
+}
+
+async function saveContact(event) {
+  event.preventDefault();
+  const contact = state.contact;
+  if (!contact) return;
+  const body = {
+    name: $("cf-name").value.trim(),
+    email: $("cf-email").value.trim(),
+    phone: $("cf-phone").value.trim(),
+    notes: $("cf-notes").value,
+    is_vip: $("cf-vip").checked,
+    is_blocked: $("cf-blocked").checked,
+  };
+  const button = $("contact-form").querySelector("button[type=submit]");
+  button.disabled = true;
+  try {
+    const saved = await api("contacts/" + contact.id + "/", { method: "PATCH", body });
+    state.contact = Object.assign({}, contact, saved);
+    showForm(false);
+    renderContact();
+    $("contact-edit").focus();
+  } catch (error) {
+    $("cf-error").textContent = error.message;
+    $("cf-error").hidden = false;
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// ---------------------------------------------------------------- merging (admins)
+let mergeSearchTimer = null;
+
+function showMerge(open) {
+  $("merge-panel").hidden = !open;
+  $("contact-merge").setAttribute("aria-expanded", String(open));
+  $("merge-error").hidden = true;
+  $("merge-results").replaceChildren();
+  if (open) {
+    $("merge-search").value = "";
+    $("merge-search").focus();
+  }
+}
+
+async function searchDuplicates() {
+  const term = $("merge-search").value.trim();
+  const primary = state.contact;
+  if (!primary || term.length < 2) {
+    $("merge-results").replaceChildren();
+    return;
+  }
+  try {
+    const data = await api("contacts/?q=" + encodeURIComponent(term));
+    if (term !== $("merge-search").value.trim()) return; // typed on meanwhile
+    const rows = data.results.filter((c) => c.id !== primary.id);
+    $("merge-results").replaceChildren(...(rows.length ? rows.map((c) => h("li", null, [
+      h("span", null, [h("strong", null, c.name || "Unknown contact"), " ", h("span", { class: "muted small" }, [c.email, c.phone].filter(Boolean).join(" · "))]),
+      h("button", { type: "button", class: "btn btn-secondary btn-small", dataset: { mergeId: c.id }, "aria-label": "Merge " + (c.name || "this contact") + " into " + (primary.name || "this contact") }, "Merge"),
+    ])) : [h("li", { class: "muted small" }, "No other contact matches.")]));
+  } catch (error) {
+    $("merge-error").textContent = error.message;
+    $("merge-error").hidden = false;
+  }
+}
+
+async function mergeDuplicate(duplicateId, name) {
+  const primary = state.contact;
+  if (!primary) return;
+  const into = primary.name || "this contact";
+  if (!window.confirm("Merge " + (name || "this contact") + " into " + into + "? Their conversations move to " + into + ". This cannot be undone.")) return;
+  try {
+    await api("contacts/" + primary.id + "/merge/", { method: "POST", body: { duplicate_id: duplicateId } });
+    showMerge(false);
+    await loadContact(primary.id, state.openToken);
+    $("contact-merge").focus();
+  } catch (error) {
+    $("merge-error").textContent = error.message;
+    $("merge-error").hidden = false;
+  }
 }
 
 export function renderSideLabels(c) {
@@ -62,6 +168,20 @@ export function renderSideLabels(c) {
 }
 
 export function initSidebar() {
+  $("contact-edit").addEventListener("click", () => showForm($("contact-form").hidden));
+  $("cf-cancel").addEventListener("click", () => { showForm(false); $("contact-edit").focus(); });
+  $("contact-form").addEventListener("submit", saveContact);
+  $("contact-merge").addEventListener("click", () => showMerge($("merge-panel").hidden));
+  $("merge-search").addEventListener("input", () => {
+    clearTimeout(mergeSearchTimer);
+    mergeSearchTimer = setTimeout(searchDuplicates, 250);
+  });
+  $("merge-results").addEventListener("click", (e) => {
+    const button = e.target instanceof Element ? e.target.closest("button[data-merge-id]") : null;
+    if (!button) return;
+    const row = button.closest("li");
+    mergeDuplicate(Number(button.dataset.mergeId), row ? row.querySelector("strong").textContent : "");
+  });
   $("label-options").addEventListener("change", (e) => {
     const input = e.target;
     if (!(input instanceof HTMLInputElement)) return;

@@ -12,6 +12,7 @@ export const state = {
   sort: saved.sort === "waiting" ? "waiting" : "activity",
   inbox: "",
   label: "",
+  search: "", // a search term: the list shows its results instead of a view
   convs: new Map(), // id → conversation payload + unread_count
   order: [], // ids in list order
   next: null,
