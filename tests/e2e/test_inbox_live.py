@@ -444,3 +444,57 @@ def test_search_edit_a_contact_and_merge_a_duplicate(asgi_page, team_setup) -> N
         subject="", contact__name="Ann Archer", last_message_preview__startswith="Same"
     )
     assert duplicate_conversation.contact.email == "ann@example.com"
+
+
+# The browser's side of desktop notifications and tab visibility, recorded: the operating
+# system shows neither to a headless browser.
+NOTIFICATION_RECORDER = """
+window.__notes = [];
+window.__hidden = false;
+class RecordedNotification {
+  static permission = "granted";
+  static requestPermission() { return Promise.resolve("granted"); }
+  constructor(title, options) {
+    this.title = title;
+    this.body = options.body;
+    window.__notes.push(this);
+  }
+  close() {}
+}
+window.Notification = RecordedNotification;
+Object.defineProperty(document, "visibilityState", {
+  get: () => (window.__hidden ? "hidden" : "visible"),
+});
+"""
+
+
+def test_desktop_notifications_for_my_conversations_when_the_tab_is_hidden(
+    asgi_page, team_setup
+) -> None:
+    admin, ben, inbox = team_setup["admin"], team_setup["ben"], team_setup["inbox"]
+    first = customer_writes(inbox, "Where is my order?").conversation
+    page = asgi_page(ben)
+    page.add_init_script(NOTIFICATION_RECORDER)
+    open_inbox(page)
+    page.evaluate("window.__hidden = true")
+
+    def titles() -> list[str]:
+        return page.evaluate("window.__notes.map((n) => n.title)")
+
+    in_thread(actions.assign, conversation=first, assignee=ben, actor=admin)
+    eventually(lambda: titles() == ["Assigned to you: Casey Customer"])
+    customer_writes(inbox, "Any news?")
+    eventually(lambda: titles()[-1:] == ["New message from Casey Customer"])
+    assert page.evaluate("window.__notes[1].body") == "Any news?"
+    customer_writes(inbox, "Not Ben's customer", sender="dora", name="Dora")  # unassigned
+    page.wait_for_timeout(500)
+    assert len(titles()) == 2
+
+    # Visible tab: nothing pops up; clicking a notification opens its conversation.
+    page.evaluate("window.__hidden = false")
+    customer_writes(inbox, "Hello?")
+    page.wait_for_timeout(500)
+    assert len(titles()) == 2
+    page.evaluate("window.__notes[1].onclick()")
+    expect(page.locator("#thread-contact")).to_have_text("Casey Customer")
+    expect(page).to_have_url(re.compile(f"#conversation-{first.pk}$"))
