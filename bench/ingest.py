@@ -326,6 +326,14 @@ def main() -> None:
                 pids = {f"daphne{i}": s.pid for i, s in enumerate(servers)} | {"bench": me}
                 ports = [s.port for s in servers]
                 run_case("warm-up (not counted)", ports, pids, args.threads, 2, post)
+                results["healthz_many"] = run_case(
+                    f"baseline: GET /healthz, {len(servers)} Daphne",
+                    ports,
+                    pids,
+                    args.threads,
+                    seconds,
+                    healthz_request,
+                )
                 results["many"] = run_case(
                     f"POST message, {len(servers)} Daphne", ports, pids, args.threads, seconds, post
                 )
@@ -336,6 +344,12 @@ def main() -> None:
         print(
             f"ratio to baseline: {results['one']['rate'] / results['healthz']['rate']:.2f} of "
             f"/healthz's rate on 1 Daphne"
+            + (
+                f", {results['many']['rate'] / results['healthz_many']['rate']:.2f} on "
+                f"{args.servers}"
+                if "many" in results
+                else ""
+            )
         )
         print(
             f"target ≥ {TARGET:g} messages/s: {'met' if best >= TARGET else 'NOT met'} "
