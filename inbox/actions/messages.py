@@ -293,6 +293,23 @@ def set_delivery_status(*, message: Message, status: str, error: str = "") -> Me
     return message
 
 
+def record_delivery_attempt(*, message: Message, error: str = "", counted: bool = False) -> int:
+    """Count a delivery attempt of an outgoing message (`counted`: this attempt was counted
+    already, only record its `error`). Returns the attempt number. Kept in `message.data`
+    (`delivery_attempts`, `delivery_last_error`); agents see the outcome as the status."""
+    with transaction.atomic():
+        locked = Message.objects.select_for_update(no_key=True).get(pk=message.pk)
+        data = dict(locked.data or {})
+        if not counted:
+            data["delivery_attempts"] = int(data.get("delivery_attempts", 0)) + 1
+        if error:
+            data["delivery_last_error"] = error
+        locked.data = data
+        locked.save(update_fields=["data", "updated_at"])
+    message.data = data
+    return int(data.get("delivery_attempts", 0))
+
+
 def retry_delivery(*, message: Message, actor: User) -> Message:
     """Queue a failed outgoing message for delivery again, with a fresh attempt count.
     Raises InboxError for anything but a failed outgoing message."""

@@ -222,21 +222,6 @@ def callback_body(message: Message) -> bytes:
     return json.dumps(payload, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
 
 
-def _count_attempt(message: Message, **extra: Any) -> int:
-    data = dict(Message.objects.filter(pk=message.pk).values_list("data", flat=True).get() or {})
-    attempts = int(data.get("delivery_attempts", 0)) + 1
-    data.update(delivery_attempts=attempts, **extra)
-    Message.objects.filter(pk=message.pk).update(data=data)
-    message.data = data
-    return attempts
-
-
-def _note_error(message: Message, error: str) -> None:
-    data = {**message.data, "delivery_last_error": error}
-    Message.objects.filter(pk=message.pk).update(data=data)
-    message.data = data
-
-
 def _fail(message: Message, error: str) -> str:
     from inbox.actions import set_delivery_status
 
@@ -258,7 +243,7 @@ def _schedule_retry(message: Message, *, attempts: int, retry_after: int | None)
 def deliver_api_message(message: Message) -> str:
     """Make one delivery attempt of an outgoing message to its inbox's callback URL and
     record the outcome. Returns a short description (the task's result)."""
-    from inbox.actions import set_delivery_status
+    from inbox.actions import record_delivery_attempt, set_delivery_status
     from inbox.tasks import deliver_message
 
     if message.direction != Message.Direction.OUTGOING or message.kind != Message.Kind.MESSAGE:
@@ -278,7 +263,7 @@ def deliver_api_message(message: Message) -> str:
     if not secret:
         return _fail(message, "This inbox has no signing secret")
 
-    attempts = _count_attempt(message)
+    attempts = record_delivery_attempt(message=message)
     body = callback_body(message)
     timestamp = int(time.time())
     headers = {
@@ -295,7 +280,7 @@ def deliver_api_message(message: Message) -> str:
         return _fail(message, str(exc))
     except TransientError as exc:
         error = str(exc)
-        _note_error(message, error)
+        record_delivery_attempt(message=message, error=error, counted=True)
         if attempts >= MAX_ATTEMPTS:
             return _fail(message, f"{error} (gave up after {attempts} attempts)")
         if not deliver_message.get_backend().supports_defer:
