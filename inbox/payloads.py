@@ -85,6 +85,7 @@ def conversation_payload(conversation: Conversation) -> dict[str, Any]:
         "resolved_at": _dt(conversation.resolved_at),
         "last_message_preview": conversation.last_message_preview,
         "last_incoming_message_id": conversation.last_incoming_message_id,
+        "cc": conversation.cc,
         "created_at": _dt(conversation.created_at),
     }
 
@@ -96,6 +97,8 @@ def attachment_payload(attachment: Attachment) -> dict[str, Any]:
         "content_type": attachment.content_type,
         "size": attachment.size,
         "sha256": attachment.sha256,
+        "content_id": attachment.content_id,
+        "inline": attachment.inline,
         "url": f"/api/v1/attachments/{attachment.pk}/download",
     }
 

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import nh3
 from django.core.files.base import ContentFile
@@ -33,6 +34,8 @@ class AttachmentInput:
     filename: str
     content_type: str
     content: bytes
+    content_id: str = ""  # an email's inline image, referred to as cid:<content_id>
+    inline: bool = False
 
 
 @dataclass
@@ -68,6 +71,8 @@ def _store_attachments(
             content_type=item.content_type[:100] or "application/octet-stream",
             size=len(item.content),
             sha256=digest,
+            content_id=item.content_id[:255],
+            inline=item.inline,
         )
         attachment.file.save(f"{digest[:16]}", ContentFile(item.content), save=False)
         attachment.save()
@@ -125,11 +130,20 @@ def receive_inbound_message(
     attachments: Sequence[AttachmentInput] = (),
     conversation: Conversation | None = None,
     received_at: datetime | None = None,
+    start_new: bool = False,
+    automated: bool = False,
+    data: dict[str, Any] | None = None,
+    html_sanitizer: Callable[[str], str] | None = None,
+    cc: Sequence[str] = (),
 ) -> InboundResult:
     """Store a customer's message. Idempotent on `external_id` (per inbox): a redelivery
     returns the stored message with created=False. Threads into `conversation` when the
-    source knows it, else into the contact's latest conversation in this inbox, reopening it
-    if it was resolved or snoozed; else starts a new conversation.
+    source knows it, else (unless `start_new`) into the contact's latest conversation in
+    this inbox; else starts a new conversation. A resolved or snoozed conversation reopens,
+    unless the message is `automated` (an auto-reply or a bounce: stored, shown, but it
+    neither reopens nor makes the customer count as waiting). `data`: the source's extras
+    kept on the message; `html_sanitizer` replaces the default one (email keeps its layout,
+    shown sandboxed); `cc`: addresses to remember on the conversation.
 
     A redelivery is caught by the unique (inbox, external_id) constraint rather than by a
     read before every insert: redeliveries are rare and the read would cost every message."""
@@ -139,6 +153,8 @@ def receive_inbound_message(
             contact = find_or_create_contact(inbox=inbox, identity=identity)
             if conversation is not None:
                 conversation = lock_conversation(conversation.pk)
+            elif start_new:
+                pass
             else:
                 conversation = (
                     Conversation.objects.select_for_update(no_key=True, of=("self",))
@@ -156,7 +172,11 @@ def receive_inbound_message(
                     inbox=inbox, contact=contact, subject=subject, at=at
                 )
             changes = ["last_activity_at"]
-            if conversation.status in (Conversation.Status.RESOLVED, Conversation.Status.SNOOZED):
+            reopens = conversation.status in (
+                Conversation.Status.RESOLVED,
+                Conversation.Status.SNOOZED,
+            )
+            if reopens and not automated:
                 previous = conversation.get_status_display().lower()
                 conversation.status = Conversation.Status.OPEN
                 conversation.snoozed_until = None
@@ -173,16 +193,23 @@ def receive_inbound_message(
                 direction=Message.Direction.INCOMING,
                 sender_contact=contact,
                 text=text,
-                html=sanitize_html(html),
+                html=(html_sanitizer or sanitize_html)(html) if html else "",
                 external_id=external_id[:255],
                 created_at=at,
-                data={"subject": subject} if subject else {},
+                data={**({"subject": subject} if subject else {}), **(data or {})},
             )
             stored = _store_attachments(message, attachments)
             conversation.last_activity_at = max(conversation.last_activity_at, at)
-            conversation.waiting_since = conversation.waiting_since or at
+            if not automated:
+                conversation.waiting_since = conversation.waiting_since or at
             conversation.last_message_preview = _preview(text) or "(attachment)"
             conversation.last_incoming_message_id = message.pk
+            if cc:
+                known = {entry.lower() for entry in conversation.cc}
+                added = [entry for entry in cc if entry.lower() not in known]
+                if added:
+                    conversation.cc = [*conversation.cc, *added][:50]
+                    changes.append("cc")
             conversation.save()
             if new:
                 conversation_changed(conversation, kind="conversation.created")

@@ -2,6 +2,7 @@
 
 from inbox.models.contacts import Contact, ContactIdentity
 from inbox.models.conversations import Conversation, ConversationTally, Label, ReadPosition
+from inbox.models.email import InboundEmail, InboxAddress
 from inbox.models.events import Event, EventCounter, EventStream, SocketSession
 from inbox.models.inboxes import Inbox
 from inbox.models.messages import Attachment, Message
@@ -15,7 +16,9 @@ __all__ = [
     "Event",
     "EventCounter",
     "EventStream",
+    "InboundEmail",
     "Inbox",
+    "InboxAddress",
     "Label",
     "Message",
     "ReadPosition",

@@ -66,6 +66,8 @@ class Conversation(models.Model):
     resolved_at = models.DateTimeField(null=True, blank=True)
     last_message_preview = models.CharField(max_length=200, blank=True)
     last_incoming_message_id = models.BigIntegerField(null=True, blank=True)
+    # Email: other people on the thread ("Name <address>"), offered as CC on replies.
+    cc = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -124,9 +126,9 @@ class Conversation(models.Model):
     @classmethod
     def from_db(cls, *args: Any, **kwargs: Any) -> Conversation:
         instance = super().from_db(*args, **kwargs)
-        deferred = {"inbox_id", "status", "assignee_id"} & instance.get_deferred_fields()
-        if not deferred:  # else save() reads the stored key
-            instance._saved_tally_key = instance.tally_key()
+        loaded = instance.__dict__
+        if "inbox_id" in loaded and "status" in loaded and "assignee_id" in loaded:
+            instance._saved_tally_key = instance.tally_key()  # else save() reads it
         return instance
 
     def tally_key(self) -> tuple[int, str, int]:

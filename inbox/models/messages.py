@@ -75,6 +75,9 @@ class Attachment(models.Model):
     content_type = models.CharField(max_length=100)
     size = models.PositiveBigIntegerField()
     sha256 = models.CharField(max_length=64)
+    # An email's inline image: the HTML refers to it as `cid:<content_id>`.
+    content_id = models.CharField(max_length=255, blank=True)
+    inline = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:

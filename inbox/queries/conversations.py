@@ -13,7 +13,6 @@ from django.db.models import (
     Case,
     CharField,
     Count,
-    Exists,
     IntegerField,
     OuterRef,
     Q,
@@ -246,10 +245,13 @@ def message_page(
 # Above this many matches in one source, searching walks the most recent conversations
 # instead of sorting every match (see search_conversations).
 SEARCH_MATCH_CAP = 5000
+SEARCH_LIMIT = 50
 SEARCHED_KINDS = [Message.Kind.MESSAGE, Message.Kind.NOTE]
 
 
-def search_conversations(user: User, query: str, *, limit: int = 50) -> list[Conversation]:
+def search_conversations(
+    user: User, query: str, *, limit: int = SEARCH_LIMIT
+) -> list[Conversation]:
     """The most recent conversations whose messages (and notes), subject, or contact's name
     or email match `query`: PostgreSQL full-text search ("simple" configuration, web-search
     syntax: quotes, OR, -word), or a substring match on SQLite.
@@ -264,7 +266,7 @@ def search_conversations(user: User, query: str, *, limit: int = 50) -> list[Con
     if not query:
         return []
     if connection.vendor == "postgresql":
-        ids = _search_postgresql(visible, query)
+        ids = _search_postgresql(visible, query, limit)
     else:
         ids = visible.filter(
             Q(subject__icontains=query)
@@ -284,14 +286,17 @@ def search_conversations(user: User, query: str, *, limit: int = 50) -> list[Con
     )
 
 
-def _search_postgresql(visible: QuerySet[Conversation], query: str) -> QuerySet[Conversation]:
+def _search_postgresql(
+    visible: QuerySet[Conversation], query: str, limit: int
+) -> QuerySet[Conversation]:
     from django.contrib.postgres.search import SearchQuery, SearchVector
 
     search = SearchQuery(query, search_type="websearch", config="simple")
     # Each expression matches its GIN index exactly (inbox/migrations/0006_search_indexes.py).
     messages = (
-        Message.objects.annotate(document=SearchVector("text", config="simple"))
-        .filter(document=search, kind__in=SEARCHED_KINDS)
+        Message.objects.filter(kind__in=SEARCHED_KINDS)
+        .annotate(document=SearchVector("text", config="simple"))
+        .filter(document=search)
         .order_by()
     )
     contacts = (
@@ -304,6 +309,21 @@ def _search_postgresql(visible: QuerySet[Conversation], query: str) -> QuerySet[
         .filter(document=search)
         .order_by()
     )
+    in_messages = (
+        # "Not an activity line" selects the same rows as kind IN (message, note), but the
+        # planner cannot prove it is the GIN index's partial condition: so it reads each
+        # chunk's messages through their conversation, never a bitmap of every message
+        # with this word.
+        Message.objects.exclude(kind=Message.Kind.ACTIVITY)
+        .annotate(document=SearchVector("text", config="simple"))
+        .filter(document=search)
+    )
+    # A common word is found in the newest conversations at once, and collecting its
+    # matches would read its whole index entry (800k messages for "refund" at 1M
+    # conversations): try the newest ones first.
+    newest = _walk_recent(visible, in_messages, contacts, subjects, limit=limit, max_scanned=1)
+    if len(newest) >= limit:
+        return visible.filter(id__in=newest)
     capped = SEARCH_MATCH_CAP + 1
     by_message = list(messages.values_list("conversation_id", flat=True)[:capped])
     contact_ids = list(contacts.values_list("id", flat=True)[:capped])
@@ -313,9 +333,51 @@ def _search_postgresql(visible: QuerySet[Conversation], query: str) -> QuerySet[
             Conversation.objects.filter(contact_id__in=contact_ids).values_list("id", flat=True)
         )
         return visible.filter(id__in=set(by_message) | set(by_contact) | set(by_subject))
-    # A very common word: walk by recency (index conv_activity) and test each conversation.
+    # Too common a word to collect: test the most recent conversations, chunk by chunk.
     return visible.filter(
-        Exists(messages.filter(conversation_id=OuterRef("pk")))
-        | Q(contact_id__in=contacts.values("id"))
-        | Q(id__in=subjects.values("id"))
+        id__in=_walk_recent(visible, in_messages, contacts, subjects, limit=limit)
     )
+
+
+def _walk_recent(
+    visible: QuerySet[Conversation],
+    messages: QuerySet[Message],
+    contacts: QuerySet[Contact],
+    subjects: QuerySet[Conversation],
+    *,
+    limit: int,
+    first_chunk: int = 100,
+    max_scanned: int = 20_000,
+) -> list[int]:
+    # (max_scanned=1 reads the first chunk only.)
+    """Ids of the `limit` most recent visible conversations with a match, found by reading
+    conversations newest first in growing chunks and testing each chunk's messages,
+    subjects and contacts. For a word in most conversations the first chunk is enough; we
+    stop after `max_scanned` conversations (an agent refines such a search anyway)."""
+    found: list[int] = []
+    scanned, size = 0, first_chunk
+    after: tuple[Any, int] | None = None
+    ordered = visible.order_by("-last_activity_at", "-id")
+    while len(found) < limit and scanned < max_scanned:
+        page = ordered
+        if after is not None:
+            page = page.filter(
+                Q(last_activity_at__lt=after[0]) | Q(last_activity_at=after[0], id__lt=after[1])
+            )
+        rows = list(page.values_list("id", "last_activity_at", "contact_id")[:size])
+        if not rows:
+            break
+        ids = [row[0] for row in rows]
+        hits = set(
+            messages.filter(conversation_id__in=ids).values_list("conversation_id", flat=True)
+        )
+        hits |= set(subjects.filter(id__in=ids).values_list("id", flat=True))
+        matching_contacts = set(
+            contacts.filter(id__in={row[2] for row in rows}).values_list("id", flat=True)
+        )
+        hits |= {row[0] for row in rows if row[2] in matching_contacts}
+        found += [i for i in ids if i in hits]
+        scanned += len(rows)
+        after = (rows[-1][1], rows[-1][0])
+        size = min(size * 4, 5000)
+    return found[:limit]

@@ -273,6 +273,11 @@ def test_search_sources_and_order(agent, api, make_inbox, inbound, monkeypatch, 
         by_name.pk,
         by_text.pk,
     ]
+    # Enough matches among the newest conversations: answered from them alone.
+    assert [c.pk for c in queries.search_conversations(agent, "parcel", limit=2)] == [
+        noted.pk,
+        by_name.pk,
+    ]
 
 
 def test_admin_manages_inboxes_labels_and_access(admin, agent, api, world) -> None:
