@@ -328,6 +328,11 @@ if not PRODUCTION:
 FILE_UPLOAD_PERMISSIONS = 0o640
 AVATAR_MAX_BYTES = 2 * 1024 * 1024
 ATTACHMENT_MAX_BYTES = env_int("ATTACHMENT_MAX_MB", 25) * 1024 * 1024
+# Largest inbound email (the whole message, attachments included): refused above it
+# (SMTP 552; the pipe command exits non-zero; IMAP and webhooks store it as failed).
+INBOUND_EMAIL_MAX_BYTES = env_int("INBOUND_EMAIL_MAX_MB", 25) * 1024 * 1024
+# Messages one sender may hand our SMTP server per minute (then 451, try later).
+SMTP_SENDER_RATE_PER_MINUTE = env_int("SMTP_SENDER_RATE_PER_MINUTE", 120)
 # Whole request bodies (JSON, multipart with attachments); larger ones get 413 at once.
 REQUEST_MAX_BYTES = env_int("REQUEST_MAX_MB", 40) * 1024 * 1024
 

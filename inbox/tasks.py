@@ -27,3 +27,17 @@ def deliver_message(message_id: int) -> str:
     if message is None:
         return "gone"
     return deliver(message)
+
+
+@task()
+def process_inbound_email(inbound_email_id: int) -> str:
+    """Parse a stored email into a message (inbox/sources/email/inbound.py)."""
+    from inbox.models import InboundEmail
+    from inbox.sources.email.inbound import process_inbound_email as process
+
+    row = InboundEmail.objects.select_related("inbox").filter(pk=inbound_email_id).first()
+    if row is None:
+        return "gone"
+    if row.status != InboundEmail.Status.PENDING:
+        return f"already {row.status}"
+    return process(row).status

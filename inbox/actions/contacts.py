@@ -93,9 +93,10 @@ def _contact_changed(
         record_event(stream=inbox_stream(inbox_id), kind=kind, payload=payload)
 
 
-def update_contact(*, contact: Contact, actor: User, **changes: Any) -> Contact:
+def update_contact(*, contact: Contact, actor: User | None, **changes: Any) -> Contact:
     """Update the given fields (name, email, phone, notes, custom_attributes, is_vip,
-    is_blocked). Raises InboxError for unknown fields; ValidationError for bad values."""
+    is_blocked). `actor` None: Parley itself (e.g. a name learnt from an email). Raises
+    InboxError for unknown fields; ValidationError for bad values."""
     unknown = set(changes) - CONTACT_FIELDS
     if unknown:
         raise InboxError(f"Unknown contact fields: {', '.join(sorted(unknown))}.")

@@ -10,7 +10,7 @@ from accounts.models import AuditEntry, Team, User
 from accounts.origin import Origin
 from inbox.actions.errors import InboxError
 from inbox.events import membership_changed_on_commit
-from inbox.models import Inbox, Label
+from inbox.models import Inbox, InboxAddress, Label
 from inbox.queries.access import inbox_audience
 
 
@@ -33,6 +33,8 @@ def create_inbox(
         inbox = Inbox(name=name.strip()[:100], kind=kind, settings=settings or {})
         inbox.set_secrets(secrets or {})
         inbox.save()
+        if kind == Inbox.Kind.EMAIL:
+            _set_email_addresses(inbox)
         inbox.members.set(list(members))
         inbox.teams.set(list(teams))
         record_audit(
@@ -66,6 +68,8 @@ def update_inbox(
         if settings is not None:
             inbox.settings = {**inbox.settings, **settings}
             changed.append("settings")
+            if inbox.kind == Inbox.Kind.EMAIL:
+                _set_email_addresses(inbox)
         if secrets:
             inbox.set_secrets({**inbox.get_secrets(), **secrets})
             changed.append("secrets")
@@ -82,6 +86,46 @@ def update_inbox(
                 details={"changed": changed},
             )
     return inbox
+
+
+def _set_email_addresses(inbox: Inbox) -> None:
+    """An email inbox's `address` and `aliases` settings, normalised (lower case) and kept
+    as InboxAddress rows, so mail finds its inbox with one indexed lookup. An address
+    another inbox has is refused."""
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    primary = str(inbox.settings.get("address") or "").strip().lower()
+    if not primary:
+        raise InboxError("An email inbox needs its address.", field="address")
+    aliases = [
+        str(a).strip().lower() for a in inbox.settings.get("aliases") or [] if str(a).strip()
+    ]
+    wanted = list(dict.fromkeys([primary, *aliases]))
+    for address in wanted:
+        try:
+            validate_email(address)
+        except ValidationError as exc:
+            raise InboxError(f"{address} is not an email address.", field="address") from exc
+        if "+" in address.partition("@")[0]:
+            raise InboxError(
+                f"{address}: an inbox address cannot contain “+” (it starts reply tokens).",
+                field="address",
+            )
+    taken = (
+        InboxAddress.objects.filter(address__in=wanted)
+        .exclude(inbox=inbox)
+        .values_list("address", flat=True)
+    )
+    if taken:
+        raise InboxError(f"{taken[0]} already belongs to another inbox.", field="address")
+    inbox.settings = {**inbox.settings, "address": primary, "aliases": wanted[1:]}
+    inbox.save(update_fields=["settings"])
+    InboxAddress.objects.filter(inbox=inbox).exclude(address__in=wanted).delete()
+    for address in wanted:
+        InboxAddress.objects.update_or_create(
+            address=address, defaults={"inbox": inbox, "is_primary": address == primary}
+        )
 
 
 def set_inbox_access(

@@ -282,7 +282,14 @@ def test_inbox_without_a_key_refuses_everything(admin: User) -> None:
 def test_unknown_inactive_or_non_api_inbox_is_404(inbox: Inbox, admin: User) -> None:
     assert client().post(url(uuid.uuid4()), body(), format="json").status_code == 404
 
-    email_inbox = make_inbox(admin, kind="email", api_key=API_KEY)
+    email_inbox = create_inbox(
+        name="Mail",
+        kind="email",
+        actor=admin,
+        origin=SYSTEM,
+        settings={"address": "mail@example.com"},
+        secrets={"api_key": API_KEY},
+    )
     assert post(body(), inbox=email_inbox).status_code == 404
 
     Inbox.objects.filter(pk=inbox.pk).update(is_active=False)

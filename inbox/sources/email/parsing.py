@@ -20,6 +20,7 @@ from email import policy
 from email.message import EmailMessage, Message
 
 MESSAGE_ID = re.compile(r"<([^<>\s]+)>")
+_BARE_ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
 MAX_ID_LENGTH = 255  # Message.external_id
 HEADER_CHARS = 2000  # a header longer than this is cut when kept (subjects, names)
 FALLBACK_CHARSETS = ("utf-8", "cp1252", "latin-1")  # latin-1 decodes anything
@@ -127,6 +128,9 @@ def header(msg: Message, name: str) -> str:
     except Exception:
         raw = _raw_values(msg, name)
         text = _decode_raw_header(raw[0]) if raw else ""
+    if "\ufffd" in text:  # a broken encoded word: the header as written says more
+        raw = _raw_values(msg, name)
+        text = raw[0] if raw else text
     return " ".join(text.split())[:HEADER_CHARS]
 
 
@@ -139,8 +143,15 @@ def addresses(msg: Message, name: str) -> list[Address]:
     raw = _raw_header(msg, name)
     if not raw:
         return []
+    found = _valid(email.utils.getaddresses([_decode_raw_header(raw)]))
+    if not found:  # unbalanced quotes and the like: any address written in it
+        found = _valid([("", addr) for addr in _BARE_ADDRESS.findall(raw)])
+    return found
+
+
+def _valid(pairs: list[tuple[str, str]]) -> list[Address]:
     found = []
-    for display, addr in email.utils.getaddresses([_decode_raw_header(raw)]):
+    for display, addr in pairs:
         addr = addr.strip().strip("<>").lower()
         if "@" not in addr or len(addr) > 254 or any(c.isspace() for c in addr):
             continue
@@ -205,6 +216,8 @@ def _filename(part: Message, index: int) -> str:
     kind = part.get_content_type()
     extension = {
         "message/rfc822": ".eml",
+        "message/delivery-status": ".txt",
+        "text/rfc822-headers": ".txt",
         "text/calendar": ".ics",
         "text/html": ".html",
         "text/plain": ".txt",
@@ -213,13 +226,22 @@ def _filename(part: Message, index: int) -> str:
         "image/gif": ".gif",
         "application/pdf": ".pdf",
     }.get(kind, "")
-    stem = {"message/rfc822": "forwarded-message", "text/calendar": "invite"}.get(kind, "part")
+    stem = {
+        "message/rfc822": "forwarded-message",
+        "text/calendar": "invite",
+        "message/delivery-status": "delivery-status",
+        "text/rfc822-headers": "original-headers",
+    }.get(kind, "part")
     return f"{stem}-{index}{extension}"
 
 
+LEAF_MESSAGES = ("message/rfc822", "message/delivery-status", "message/global-delivery-status")
+
+
 def _walk(part: Message) -> list[Message]:
-    """Leaf parts in order, not descending into attached messages (message/rfc822)."""
-    if part.get_content_type() == "message/rfc822":
+    """Leaf parts in order, not descending into attached messages (message/rfc822) or
+    delivery reports."""
+    if part.get_content_type() in LEAF_MESSAGES:
         return [part]
     if part.is_multipart():
         children = part.get_payload()
@@ -271,6 +293,7 @@ def _bodies_and_attachments(msg: Message, parsed: ParsedEmail) -> None:
         )
     # multipart/alternative gives the same words twice: keep the first plain and first HTML
     # version of each, and join the parts of a mixed message in order.
+    texts = [t.replace("\r\n", "\n").replace("\r", "\n") for t in texts]
     parsed.text = "\n\n".join(t for t in texts if t.strip()).strip("\n")
     parsed.html = "\n".join(htmls)
     if not parsed.text and parsed.html:
@@ -341,9 +364,17 @@ def _bounce_details(msg: Message, parsed: ParsedEmail) -> None:
             except Exception:  # noqa: S110 (the text is searched for the id below)
                 pass
         elif kind in ("message/delivery-status", "message/global-delivery-status"):
-            body = part_text(part) or part_bytes(part).decode("utf-8", "replace")
-            for line in body.splitlines():
-                key, _, value = line.partition(":")
+            blocks = part.get_payload()
+            fields: list[tuple[str, str]] = []
+            if isinstance(blocks, list):  # one block of fields per recipient
+                for block in blocks:
+                    if isinstance(block, Message):
+                        fields += [(k, " ".join(str(v).split())) for k, v in block.raw_items()]
+            else:
+                for line in part_text(part).splitlines():
+                    key, _, value = line.partition(":")
+                    fields.append((key, value))
+            for key, value in fields:
                 if key.strip().lower() in ("diagnostic-code", "status", "action"):
                     reasons.append(f"{key.strip()}: {value.strip()}")
     if not parsed.bounced_message_ids:
