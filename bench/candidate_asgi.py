@@ -2,10 +2,12 @@
 before/after can be measured in one run. Never used outside bench/.
 
 BENCH_CANDIDATES is a comma-separated list of:
-- `pubsub`: channels_redis' RedisPubSubChannelLayer instead of RedisChannelLayer.
+- `lists`: channels_redis' list-based RedisChannelLayer instead of the pub/sub layer the
+  product uses (to compare connection rates and fan-out).
 
 (Earlier candidates, now in the product: FOR NO KEY UPDATE row locks, one async_to_sync per
-transaction's frames, no thread hop before forwarding a frame, the psycopg pool.)
+transaction's frames, no thread hop before forwarding a frame, the psycopg pool, the pub/sub
+layer.)
 """
 
 from __future__ import annotations
@@ -20,16 +22,18 @@ django.setup()
 from django.conf import settings  # noqa: E402
 
 CANDIDATES = {c.strip() for c in os.environ.get("BENCH_CANDIDATES", "").split(",") if c.strip()}
-KNOWN = {"pubsub"}
+KNOWN = {"lists"}
 if CANDIDATES - KNOWN:
     raise SystemExit(f"unknown BENCH_CANDIDATES {sorted(CANDIDATES - KNOWN)}; use {sorted(KNOWN)}")
 
-if "pubsub" in CANDIDATES:
+if "lists" in CANDIDATES:
     settings.CHANNEL_LAYERS["default"] = {
-        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
             "hosts": settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"],
             "prefix": settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
+            "capacity": 1000,
+            "expiry": 60,
         },
     }
 

@@ -94,6 +94,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="300 sockets")
     parser.add_argument("--sockets", type=int)
     parser.add_argument("--processes", type=int, default=2, help="load processes")
+    parser.add_argument("--candidates", default="", help="see bench/candidate_asgi.py")
     args = parser.parse_args()
     n = args.sockets or (300 if args.quick else 2000)
     harness.raise_fd_limit(max(65536, 4 * n))
@@ -112,7 +113,9 @@ def main() -> None:
         from django.db import connections
 
         connections.close_all()
-        with harness.daphne(db_url, redis, log_name="sockets") as server:
+        with harness.daphne(
+            db_url, redis, log_name="sockets", candidates=args.candidates
+        ) as server:
             redis_before = redis_clients(redis)
             ours = hold(
                 f"ws://127.0.0.1:{server.port}/ws/agent/", list(tokens), server.pid, args.processes

@@ -135,6 +135,7 @@ def receive_inbound_message(
     data: dict[str, Any] | None = None,
     html_sanitizer: Callable[[str], str] | None = None,
     cc: Sequence[str] = (),
+    preview: str | None = None,
 ) -> InboundResult:
     """Store a customer's message. Idempotent on `external_id` (per inbox): a redelivery
     returns the stored message with created=False. Threads into `conversation` when the
@@ -143,7 +144,8 @@ def receive_inbound_message(
     unless the message is `automated` (an auto-reply or a bounce: stored, shown, but it
     neither reopens nor makes the customer count as waiting). `data`: the source's extras
     kept on the message; `html_sanitizer` replaces the default one (email keeps its layout,
-    shown sandboxed); `cc`: addresses to remember on the conversation.
+    shown sandboxed); `cc`: addresses to remember on the conversation; `preview`: the words
+    to show in the conversation list (default: the text), e.g. an email without its quotes.
 
     A redelivery is caught by the unique (inbox, external_id) constraint rather than by a
     read before every insert: redeliveries are rare and the read would cost every message."""
@@ -202,7 +204,7 @@ def receive_inbound_message(
             conversation.last_activity_at = max(conversation.last_activity_at, at)
             if not automated:
                 conversation.waiting_since = conversation.waiting_since or at
-            conversation.last_message_preview = _preview(text) or "(attachment)"
+            conversation.last_message_preview = _preview(preview or text) or "(attachment)"
             conversation.last_incoming_message_id = message.pk
             if cc:
                 known = {entry.lower() for entry in conversation.cc}

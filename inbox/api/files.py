@@ -81,3 +81,34 @@ class AttachmentDownloadView(APIView):
         response["Content-Security-Policy"] = "default-src 'none'; sandbox"
         response["Cache-Control"] = "private, max-age=3600"
         return response
+
+
+class RawEmailView(APIView):
+    """Download the original email (.eml, byte for byte) a message was made from."""
+
+    @extend_schema(responses={(200, "message/rfc822"): OpenApiTypes.BINARY})
+    def get(self, request: Request, message_id: int) -> Any:
+        from inbox.models import InboundEmail, Message
+
+        user = request.user
+        assert isinstance(user, User)
+        messages = Message.objects.filter(pk=message_id)
+        if not user.is_admin:
+            messages = messages.filter(inbox_id__in=visible_inbox_ids(user))
+        message = messages.first()
+        if message is None:
+            raise NotFound()
+        raw_id = ((message.data or {}).get("email") or {}).get("inbound_email_id")
+        if not isinstance(raw_id, int):
+            raise NotFound()
+        row = InboundEmail.objects.filter(pk=raw_id, inbox_id=message.inbox_id).first()
+        if row is None:
+            raise NotFound()
+        response = FileResponse(
+            row.raw.open("rb"),
+            as_attachment=True,
+            filename=f"message-{message.pk}.eml",
+            content_type="message/rfc822",
+        )
+        response["X-Content-Type-Options"] = "nosniff"
+        return response

@@ -20,5 +20,6 @@ urlpatterns = [
     path(
         "messages/<int:message_id>/retry/", views.RetryDeliveryView.as_view(), name="message-retry"
     ),
+    path("messages/<int:message_id>/raw", files.RawEmailView.as_view(), name="message-raw"),
     *router.urls,
 ]

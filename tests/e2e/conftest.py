@@ -128,7 +128,14 @@ def _database_url(db: dict[str, Any]) -> str:
 
 
 @pytest.fixture(scope="module")
-def asgi_server(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def asgi_media(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The server's MEDIA_ROOT: a test that stores files the server must serve sets its own
+    settings.MEDIA_ROOT to this."""
+    return tmp_path_factory.mktemp("asgi-media")
+
+
+@pytest.fixture(scope="module")
+def asgi_server(django_db_setup: None, asgi_media: Path) -> Iterator[str]:
     """Daphne serving the whole app (HTTP and websockets) from a subprocess, on the test
     database and the same Redis channel layer as the tests, so events published by the
     test process reach the browsers. pytest-django's live_server is WSGI: no websockets."""
@@ -143,7 +150,7 @@ def asgi_server(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory)
         "SECRET_KEY": django_settings.SECRET_KEY,  # sessions made by the tests stay valid
         "DJANGO_SETTINGS_MODULE": "inbox.settings",
         "DEBUG": "true",  # WhiteNoise serves static/ straight from the source tree
-        "MEDIA_ROOT": str(tmp_path_factory.mktemp("asgi-media")),  # uploads stay out of var/
+        "MEDIA_ROOT": str(asgi_media),  # uploads stay out of var/
     }
     ARTIFACTS.mkdir(exist_ok=True)
     try:

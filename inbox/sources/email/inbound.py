@@ -164,7 +164,11 @@ def process_inbound_email(row: InboundEmail) -> InboundEmail:
             raise ProcessingFailed(row.error or "No email inbox has this address.")
         with row.raw.open("rb") as handle:
             raw = handle.read()
-        envelope = row.envelope_from if row.via in ("smtp", "pipe") else None
+        # Only our SMTP server knows the envelope sender for sure ("" is the null sender of
+        # bounces); a pipe without --sender, IMAP and webhooks do not.
+        envelope = row.envelope_from if row.via == InboundEmail.Via.SMTP else None
+        if row.via == InboundEmail.Via.PIPE and row.envelope_from:
+            envelope = row.envelope_from
         parsed = parse_email(raw, envelope_from=envelope)
         assert row.inbox is not None
         message, created = receive_email(row.inbox, parsed, row)
@@ -316,6 +320,7 @@ def receive_email(inbox: Inbox, parsed: ParsedEmail, row: InboundEmail) -> tuple
         received_at=None,
         data={"email": email_data},
         cc=cc,
+        preview=reply_text,
     )
     if result.created and result.contact is not None:
         _refresh_contact_name(result.contact, sender)

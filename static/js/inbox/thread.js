@@ -1,6 +1,7 @@
 // The thread pane: opening a conversation, its messages (newest at the bottom, older ones on
 // demand), keeping the newest in view, and telling the server what the agent has read.
 import { $, h, announce, dayLabel, humanSize, icon, parseDate, safeUrl, timeEl, timeFmt, toast } from "./dom.js";
+import { emailBody, isEmail } from "./email.js";
 import { api, serial } from "./api.js";
 import { sendFrame } from "./socket.js";
 import { ME, hooks, narrow, setPane, state } from "./state.js";
@@ -106,9 +107,10 @@ function messageNode(m) {
   ]);
   let body = m.text;
   if (!body && !(m.attachments && m.attachments.length)) body = m.html ? "(This message only has formatted content, which is not shown here yet.)" : "(empty message)";
-  const bubble = h("div", { class: "bubble" }, body);
-  if (m.attachments && m.attachments.length) {
-    bubble.append(h("ul", { class: "attachments", "aria-label": "Attachments" }, m.attachments.map((a) => {
+  const bubble = h("div", { class: "bubble" + (isEmail(m) ? " bubble-email" : "") }, isEmail(m) ? emailBody(m) : body);
+  const listed = (m.attachments || []).filter((a) => !(a.inline && isEmail(m) && m.html));
+  if (listed.length) {
+    bubble.append(h("ul", { class: "attachments", "aria-label": "Attachments" }, listed.map((a) => {
       const url = safeUrl(a.url);
       return h("li", null, h(url ? "a" : "span", { class: "attachment", href: url, download: url ? a.filename || "" : null }, [
         icon("clip", 14),
