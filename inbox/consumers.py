@@ -7,10 +7,12 @@ relay rate-limited ephemeral frames (typing, viewing) to the other agents of an 
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import time
 from collections import deque
-from typing import Any
+from typing import Any, ClassVar
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -26,6 +28,9 @@ SENT_IDS_KEPT = MAX_REPLAY + 1000
 EPHEMERAL_BURST = 10  # frames per socket
 EPHEMERAL_WINDOW = 10.0  # seconds
 TYPING_MIN_INTERVAL = 2.0  # seconds between forwarded "typing start" per conversation
+PRESENCE_BATCH_SECONDS = 1.0
+
+logger = logging.getLogger(__name__)
 
 
 def _visible_inbox_ids(user: Any) -> list[int]:
@@ -75,6 +80,50 @@ def _conversation_inbox(conversation_id: int) -> int | None:
     return (
         Conversation.objects.filter(pk=conversation_id).values_list("inbox_id", flat=True).first()
     )
+
+
+class PresenceOutbox:
+    """Presence changes of this process, sent once per PRESENCE_BATCH_SECONDS as one frame
+    per inbox listing every agent who came or went. Announcing each change at once costs a
+    frame per agent of the inbox per change: when 2,000 agents reconnect together (a
+    deploy), that is millions of frames and the connections time out (bench/socket_memory.py).
+    """
+
+    _by_loop: ClassVar[dict[Any, PresenceOutbox]] = {}
+
+    def __init__(self) -> None:
+        self.pending: dict[int, dict[int, dict[str, Any]]] = {}
+        self.flushing: asyncio.Task[None] | None = None
+
+    @classmethod
+    def for_this_loop(cls) -> PresenceOutbox:
+        loop = asyncio.get_running_loop()
+        outbox = cls._by_loop.get(loop)
+        if outbox is None:
+            for old in [key for key in cls._by_loop if key.is_closed()]:
+                del cls._by_loop[old]
+            outbox = cls._by_loop[loop] = cls()
+        return outbox
+
+    def add(self, layer: Any, inbox_ids: list[int], change: dict[str, Any]) -> None:
+        for inbox_id in inbox_ids:
+            self.pending.setdefault(inbox_id, {})[change["user_id"]] = change
+        if self.flushing is None and self.pending:
+            self.flushing = asyncio.get_running_loop().create_task(self._flush_later(layer))
+
+    async def _flush_later(self, layer: Any) -> None:
+        await asyncio.sleep(PRESENCE_BATCH_SECONDS)
+        pending, self.pending, self.flushing = self.pending, {}, None
+        for inbox_id, changes in pending.items():
+            text = json.dumps(
+                {"type": "presence", "agents": list(changes.values())}, separators=(",", ":")
+            )
+            try:
+                await layer.group_send(
+                    inbox_group(inbox_id), {"type": "ephemeral.frame", "sender": "", "text": text}
+                )
+            except Exception:  # best effort, like every ephemeral frame
+                logger.exception("could not send presence for inbox %s", inbox_id)
 
 
 class AgentConsumer(AsyncWebsocketConsumer):
@@ -230,21 +279,10 @@ class AgentConsumer(AsyncWebsocketConsumer):
         )
 
     async def _announce_presence(self, *, online: bool) -> None:
-        """Tell the agents of this user's inboxes that they came online or went away."""
-        text = json.dumps(
-            {
-                "type": "presence",
-                "user_id": self.user.pk,
-                "online": online,
-                "availability": self.user.availability,
-            },
-            separators=(",", ":"),
-        )
-        for inbox_id in self.inbox_ids:
-            await self.channel_layer.group_send(
-                inbox_group(inbox_id),
-                {"type": "ephemeral.frame", "sender": self.channel_name, "text": text},
-            )
+        """Tell the agents of this user's inboxes that they came online or went away
+        (batched per inbox: see PresenceOutbox)."""
+        change = {"user_id": self.user.pk, "online": online, "availability": self.user.availability}
+        PresenceOutbox.for_this_loop().add(self.channel_layer, self.inbox_ids, change)
 
     async def _ephemeral(self, inbox_id: int, frame: dict[str, Any]) -> None:
         frame["user"] = {"id": self.user.pk, "name": self.user.name}
