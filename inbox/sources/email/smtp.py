@@ -47,8 +47,11 @@ def _inbox_id_for(address: str) -> int | None:
     from inbox.sources.email.inbound import inbox_for_address
 
     close_old_connections()
-    inbox = inbox_for_address(address)
-    return inbox.pk if inbox else None
+    try:
+        inbox = inbox_for_address(address)
+        return inbox.pk if inbox else None
+    finally:
+        close_old_connections()  # back to the pool, as after an HTTP request
 
 
 def _store(raw: bytes, sender: str, recipients: list[str], inbox_id: int) -> int:
@@ -56,14 +59,17 @@ def _store(raw: bytes, sender: str, recipients: list[str], inbox_id: int) -> int
     from inbox.sources.email.inbound import store_inbound_email
 
     close_old_connections()
-    row = store_inbound_email(
-        raw,
-        via=InboundEmail.Via.SMTP,
-        envelope_from=sender,
-        envelope_to=recipients,
-        inbox=Inbox.objects.get(pk=inbox_id),
-    )
-    return row.pk
+    try:
+        row = store_inbound_email(
+            raw,
+            via=InboundEmail.Via.SMTP,
+            envelope_from=sender,
+            envelope_to=recipients,
+            inbox=Inbox.objects.get(pk=inbox_id),
+        )
+        return row.pk
+    finally:
+        close_old_connections()
 
 
 class InboxHandler:

@@ -1,0 +1,203 @@
+"""An agent's reply sent as email to a real SMTP server on loopback (an aiosmtpd sink that
+records what it receives, and answers what the test tells it to): headers that thread in the
+customer's mail client, retries that resend the identical message, failures with reasons."""
+
+from __future__ import annotations
+
+import email
+from collections.abc import Iterator
+from email import policy
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from accounts.origin import SYSTEM
+from inbox import actions
+from inbox.models import Inbox, Message
+from inbox.sources.email.inbound import process_inbound_email, store_inbound_email
+from inbox.sources.email.tokens import reply_address
+from tests.factories import AdminFactory, UserFactory
+from tests.servers import free_port
+
+pytestmark = pytest.mark.django_db
+
+
+class Sink:
+    """Records each message; answers DATA with the queued replies, then 250."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[str, list[str], bytes]] = []
+        self.replies: list[str] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.replies:
+            return self.replies.pop(0)
+        self.received.append(
+            (envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)
+        )
+        return "250 OK"
+
+
+@pytest.fixture
+def sink() -> Iterator[tuple[Sink, int]]:
+    handler = Sink()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield handler, port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def inbox(db: None, sink: tuple[Sink, int]) -> Inbox:
+    _, port = sink
+    return actions.create_inbox(
+        name="Acme Support",
+        kind="email",
+        actor=AdminFactory(),
+        origin=SYSTEM,
+        settings={
+            "address": "support@acme.example",
+            "smtp_host": "127.0.0.1",
+            "smtp_port": port,
+            "smtp_starttls": False,
+            "signature": "Acme Support · acme.example",
+        },
+    )
+
+
+def customer_email(**headers: str) -> bytes:
+    lines = [
+        "From: Ann Archer <ann@example.net>",
+        "To: support@acme.example",
+        "Subject: Where is my parcel?",
+        "Message-ID: <ann-1@example.net>",
+        *[f"{k.replace('_', '-')}: {v}" for k, v in headers.items()],
+        "",
+        "It has been two weeks.",
+        "",
+    ]
+    return "\r\n".join(lines).encode()
+
+
+def first_conversation(inbox: Inbox):
+    row = store_inbound_email(customer_email(), via="pipe")
+    return process_inbound_email(row).message.conversation
+
+
+def test_a_reply_threads_under_the_customers_email(
+    inbox: Inbox, sink, run_tasks, django_capture_on_commit_callbacks
+) -> None:
+    received, _ = sink
+    conversation = first_conversation(inbox)
+    agent = UserFactory(name="Ben Okafor")
+    with django_capture_on_commit_callbacks(execute=True):
+        reply = actions.send_reply(
+            conversation=conversation, author=agent, text="It left our depot today.\n\nBen"
+        )
+    run_tasks()
+
+    reply.refresh_from_db()
+    assert reply.delivery_status == "sent"
+    mail_from, rcpt_tos, raw = received.received[0]
+    assert (mail_from, rcpt_tos) == ("support@acme.example", ["ann@example.net"])
+    sent = email.message_from_bytes(raw, policy=policy.default)
+    assert sent["Message-ID"] == reply.external_id
+    assert sent["In-Reply-To"] == "<ann-1@example.net>"
+    assert sent["References"] == "<ann-1@example.net>"
+    assert sent["Subject"] == "Re: Where is my parcel?"
+    sender = sent["From"].addresses[0]
+    assert (sender.display_name, sender.addr_spec) == (
+        "Ben Okafor (Acme Support)",
+        "support@acme.example",
+    )
+    assert sent["To"] == "Ann Archer <ann@example.net>"
+    assert sent["Reply-To"] == reply_address("support@acme.example", conversation.pk)
+    plain = sent.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert plain.startswith("It left our depot today.\n\nBen\n\n-- \nAcme Support")
+    assert "<p>It left our depot today.</p>" in sent.get_body(("html",)).get_content()
+
+    # The customer answers the reply: it threads back through In-Reply-To.
+    answer = customer_email(
+        Message_ID="<ann-2@example.net>", In_Reply_To=reply.external_id
+    ).replace(b"Message-ID: <ann-1@example.net>\r\n", b"")
+    row = process_inbound_email(store_inbound_email(answer, via="pipe"))
+    assert row.message.conversation == conversation
+
+
+def test_header_injection_through_names_and_subjects_is_impossible(
+    inbox: Inbox, sink, run_tasks, django_capture_on_commit_callbacks
+) -> None:
+    received, _ = sink
+    conversation = first_conversation(inbox)
+    conversation.subject = "Hi\r\nBcc: victim@example.org"
+    conversation.save()
+    agent = UserFactory(name="Mallory\r\nBcc: other@example.org")
+    with django_capture_on_commit_callbacks(execute=True):
+        actions.send_reply(conversation=conversation, author=agent, text="Hello")
+    run_tasks()
+    _, rcpt_tos, raw = received.received[0]
+    assert rcpt_tos == ["ann@example.net"]
+    sent = email.message_from_bytes(raw, policy=policy.default)
+    assert sent["Bcc"] is None
+    assert "\n" not in sent["Subject"] and "\n" not in sent["From"]
+
+
+def test_a_temporary_failure_retries_the_identical_message_then_sends(
+    inbox: Inbox, sink, run_tasks, django_capture_on_commit_callbacks, monkeypatch
+) -> None:
+    from inbox.sources.email import outbound
+
+    monkeypatch.setattr(outbound, "RETRY_DELAYS", (0, 0, 0, 0, 0))
+    received, _ = sink
+    received.replies = ["451 4.3.0 Try again later"]
+    conversation = first_conversation(inbox)
+    with django_capture_on_commit_callbacks(execute=True):
+        reply = actions.send_reply(conversation=conversation, author=UserFactory(), text="Hi")
+    run_tasks()  # attempt 1 (451), then the retry the task scheduled
+
+    reply.refresh_from_db()
+    assert reply.delivery_status == "sent"
+    assert reply.data["delivery_attempts"] == 2
+    assert reply.data["delivery_last_error"] == "451 4.3.0 Try again later"
+    sent = email.message_from_bytes(received.received[0][2], policy=policy.default)
+    assert sent["Message-ID"] == reply.external_id  # the one chosen before attempt 1
+
+
+def test_a_permanent_failure_fails_the_message_with_the_reason_and_can_be_retried(
+    inbox: Inbox, sink, run_tasks, django_capture_on_commit_callbacks
+) -> None:
+    received, _ = sink
+    received.replies = ["550 5.7.1 Relaying denied"]
+    conversation = first_conversation(inbox)
+    with django_capture_on_commit_callbacks(execute=True):
+        reply = actions.send_reply(conversation=conversation, author=UserFactory(), text="Hi")
+    run_tasks()
+    reply.refresh_from_db()
+    assert reply.delivery_status == "failed"
+    assert reply.delivery_error == "550 5.7.1 Relaying denied"
+    first_id = reply.external_id
+
+    with django_capture_on_commit_callbacks(execute=True):
+        actions.retry_delivery(message=reply, actor=AdminFactory())
+    run_tasks()
+    reply.refresh_from_db()
+    assert reply.delivery_status == "sent" and reply.external_id == first_id
+
+
+def test_an_unreachable_server_is_retried_not_failed(
+    inbox: Inbox, run_tasks, django_capture_on_commit_callbacks
+) -> None:
+    inbox.settings = {**inbox.settings, "smtp_port": free_port()}  # nobody listens
+    inbox.save()
+    conversation = first_conversation(inbox)
+    with django_capture_on_commit_callbacks(execute=True):
+        reply = actions.send_reply(conversation=conversation, author=UserFactory(), text="Hi")
+    run_tasks()
+    reply.refresh_from_db()
+    assert reply.delivery_status == "queued"  # a retry is scheduled for later
+    assert "Cannot reach the mail server" in reply.data["delivery_last_error"]
+    assert Message.objects.get(pk=reply.pk).data["delivery_attempts"] == 1
