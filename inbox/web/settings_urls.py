@@ -9,6 +9,16 @@ urlpatterns = [
     path("inboxes/new/", views.inbox_create, name="inbox_create"),
     path("inboxes/<int:inbox_id>/", views.inbox_edit, name="inbox_edit"),
     path("inboxes/<int:inbox_id>/rotate-keys/", views.inbox_rotate_keys, name="inbox_rotate_keys"),
+    path("email/failed/", views.failed_email_list, name="failed_email_list"),
+    path(
+        "email/failed/reprocess/", views.failed_email_reprocess, name="failed_email_reprocess_all"
+    ),
+    path(
+        "email/failed/<int:email_id>/reprocess/",
+        views.failed_email_reprocess,
+        name="failed_email_reprocess",
+    ),
+    path("email/<int:email_id>/raw/", views.failed_email_raw, name="failed_email_raw"),
     path("labels/", views.label_list, name="label_list"),
     path("labels/<int:label_id>/", views.label_edit, name="label_edit"),
 ]

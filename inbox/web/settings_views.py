@@ -1,4 +1,5 @@
-"""Admin pages for inboxes and labels (the REST API offers the same operations)."""
+"""Admin pages for inboxes and labels (the REST API offers the same operations), and the
+emails that could not be processed."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -16,7 +17,7 @@ from accounts.models import Team, User
 from accounts.origin import Origin
 from accounts.permissions import admin_required
 from inbox import actions
-from inbox.models import Inbox, Label
+from inbox.models import InboundEmail, Inbox, Label
 
 NEW_SECRETS_KEY = "_new_inbox_secrets"
 
@@ -58,7 +59,12 @@ def _new_secrets() -> dict[str, str]:
 @admin_required
 def inbox_list(request: HttpRequest) -> HttpResponse:
     inboxes = Inbox.objects.prefetch_related("members", "teams").order_by("name")
-    return render(request, "web/settings/inbox_list.html", {"inboxes": inboxes, "nav": "inboxes"})
+    failed = InboundEmail.objects.filter(status=InboundEmail.Status.FAILED).count()
+    return render(
+        request,
+        "web/settings/inbox_list.html",
+        {"inboxes": inboxes, "nav": "inboxes", "failed_emails": failed},
+    )
 
 
 @admin_required
@@ -185,3 +191,48 @@ def label_edit(request: HttpRequest, label_id: int) -> HttpResponse:
     return render(
         request, "web/settings/label_form.html", {"form": form, "label": label, "nav": "labels"}
     )
+
+
+# --- Emails that could not be processed ------------------------------------------------------
+
+
+@admin_required
+def failed_email_list(request: HttpRequest) -> HttpResponse:
+    rows = InboundEmail.objects.select_related("inbox").filter(status=InboundEmail.Status.FAILED)[
+        :200
+    ]
+    return render(request, "web/settings/failed_email_list.html", {"rows": rows, "nav": "inboxes"})
+
+
+@admin_required
+@require_POST
+def failed_email_reprocess(request: HttpRequest, email_id: int | None = None) -> HttpResponse:
+    from inbox.sources.email.inbound import reprocess_inbound_email
+
+    rows = InboundEmail.objects.select_related("inbox").filter(status=InboundEmail.Status.FAILED)
+    if email_id is not None:
+        rows = rows.filter(pk=email_id)
+    done = failed = 0
+    for row in rows.order_by("id")[:500]:
+        if reprocess_inbound_email(row).status == InboundEmail.Status.FAILED:
+            failed += 1
+        else:
+            done += 1
+    if done:
+        messages.success(request, f"{done} email(s) processed.")
+    if failed:
+        messages.error(request, f"{failed} email(s) still failed; the reason is shown.")
+    return redirect("inbox_settings:failed_email_list")
+
+
+@admin_required
+def failed_email_raw(request: HttpRequest, email_id: int) -> HttpResponse:
+    row = get_object_or_404(InboundEmail, pk=email_id)
+    response = FileResponse(
+        row.raw.open("rb"),
+        as_attachment=True,
+        filename=f"email-{row.pk}.eml",
+        content_type="message/rfc822",
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    return response  # type: ignore[return-value]  # a streaming HttpResponseBase

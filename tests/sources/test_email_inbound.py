@@ -447,3 +447,36 @@ def test_smtp_size_limit_and_sender_rate_limit(smtp_server, settings: Any) -> No
             client.sendmail("busy@example.net", ["support@example.com"], mail())
         assert limited.value.smtp_code == 451
     assert InboundEmail.objects.count() == 3
+
+
+# --- Admins see what failed and reprocess it ------------------------------------------------
+
+
+def test_admins_review_and_reprocess_failed_emails(inbox: Inbox, admin_web, agent_web) -> None:
+    raw = mail(to="sales@example.com", subject="Quote request")
+    row = receive(raw)
+    assert row.status == "failed"
+
+    assert agent_web.get("/settings/email/failed/").status_code in (302, 403)
+    assert "1 email could not be processed" in admin_web.get("/settings/inboxes/").content.decode()
+    page = admin_web.get("/settings/email/failed/").content.decode()
+    assert "Quote request" in page and "No email inbox has this address: " in page
+    download = admin_web.get(f"/settings/email/{row.pk}/raw/")
+    assert download["Content-Type"] == "message/rfc822"
+    assert download["X-Content-Type-Options"] == "nosniff"
+    assert b"".join(download.streaming_content) == raw
+
+    # Still no such address: it stays failed, with the reason.
+    response = admin_web.post(f"/settings/email/failed/{row.pk}/reprocess/", follow=True)
+    assert "still failed" in response.content.decode()
+    actions.update_inbox(
+        inbox=inbox,
+        actor=AdminFactory(),
+        origin=SYSTEM,
+        settings={"aliases": ["sales@example.com"]},
+    )
+    response = admin_web.post("/settings/email/failed/reprocess/", follow=True)
+    assert "1 email(s) processed." in response.content.decode()
+    row.refresh_from_db()
+    assert row.status == "processed" and row.message.conversation.inbox == inbox
+    assert "Nothing failed" in admin_web.get("/settings/email/failed/").content.decode()
