@@ -16,6 +16,12 @@ class InboxConfig(AppConfig):
         post_delete.connect(_conversation_deleted, sender=Conversation)
         post_delete.connect(_user_deleted, sender=User)
 
+        from anymail.signals import inbound
+
+        from inbox.sources.email.webhooks import on_inbound
+
+        inbound.connect(on_inbound, dispatch_uid="parley-inbound-email")
+
 
 def _conversation_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
     from inbox import tallies

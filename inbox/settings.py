@@ -298,6 +298,18 @@ EMAIL_HOST_USER = env("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+# Provider webhooks for inbound email (docs/sources/email.md): off until a secret is set.
+ANYMAIL = {
+    key: value
+    for key, value in {
+        "WEBHOOK_SECRET": env("ANYMAIL_WEBHOOK_SECRET"),  # "user:password" (basic auth)
+        "MAILGUN_WEBHOOK_SIGNING_KEY": env("MAILGUN_WEBHOOK_SIGNING_KEY"),
+        "POSTMARK_SERVER_TOKEN": env("POSTMARK_SERVER_TOKEN"),
+        "SENDGRID_API_KEY": env("SENDGRID_API_KEY"),
+        "MAILGUN_API_KEY": env("MAILGUN_API_KEY"),
+    }.items()
+    if value
+}
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Parley <no-reply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # ESP credentials for django-anymail when EMAIL_BACKEND is an anymail backend.

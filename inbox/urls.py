@@ -5,6 +5,7 @@ from django.views.generic import RedirectView
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from inbox.sources.email.webhooks import guarded_urlpatterns
 from inbox.web import views as web
 
 urlpatterns = [
@@ -15,6 +16,7 @@ urlpatterns = [
     path("api/v1/", include(("accounts.api.urls", "api"))),
     path("api/v1/", include(("inbox.api.urls", "inbox-api"))),
     path("sources/api/", include(("inbox.sources.api.urls", "api-source"))),
+    path("webhooks/email/", include((guarded_urlpatterns(), "anymail"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("django-admin/", admin.site.urls),

@@ -480,3 +480,63 @@ def test_admins_review_and_reprocess_failed_emails(inbox: Inbox, admin_web, agen
     row.refresh_from_db()
     assert row.status == "processed" and row.message.conversation.inbox == inbox
     assert "Nothing failed" in admin_web.get("/settings/email/failed/").content.decode()
+
+
+# --- Provider webhooks (django-anymail) ---------------------------------------------------------
+
+
+def postmark(client: Any, raw: bytes, auth: str | None):
+    import base64
+    import json
+
+    headers = {}
+    if auth is not None:
+        headers["HTTP_AUTHORIZATION"] = "Basic " + base64.b64encode(auth.encode()).decode()
+    payload = {
+        "FromFull": {"Email": "ann@example.net", "Name": "Ann Archer"},
+        "ToFull": [{"Email": "support@example.com", "Name": ""}],
+        "Subject": "Order 1001",
+        "Headers": [],
+        "RawEmail": raw.decode(),
+    }
+    return client.post(
+        "/webhooks/email/postmark/inbound/",
+        data=json.dumps(payload),
+        content_type="application/json",
+        **headers,
+    )
+
+
+def test_a_provider_webhook_delivers_into_the_inbox(
+    inbox: Inbox, client: Any, settings: Any, run_tasks, django_capture_on_commit_callbacks
+) -> None:
+    settings.ANYMAIL = {"WEBHOOK_SECRET": "hook:s3cret-value"}
+    raw = mail(message_id="<via-webhook@example.net>")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = postmark(client, raw, "hook:s3cret-value")
+    assert response.status_code == 200
+    run_tasks()
+    row = InboundEmail.objects.get()
+    assert (row.via, row.status) == ("webhook", "processed")
+    assert row.message.conversation.inbox == inbox
+    assert row.message.external_id == "<via-webhook@example.net>"
+    # The same email again through SMTP/IMAP later: stored once.
+    assert receive(raw, via="imap").status == "duplicate"
+
+
+@pytest.mark.parametrize("auth", [None, "hook:wrong", "other:s3cret-value"])
+def test_a_webhook_without_the_secret_is_refused_and_stores_nothing(
+    inbox: Inbox, client: Any, settings: Any, auth: str | None
+) -> None:
+    settings.ANYMAIL = {"WEBHOOK_SECRET": "hook:s3cret-value"}
+    response = postmark(client, mail(), auth)
+    assert 400 <= response.status_code < 500
+    assert InboundEmail.objects.count() == 0
+
+
+def test_webhooks_are_off_until_a_secret_is_configured(
+    inbox: Inbox, client: Any, settings: Any
+) -> None:
+    settings.ANYMAIL = {}
+    assert postmark(client, mail(), None).status_code == 404
+    assert InboundEmail.objects.count() == 0

@@ -93,15 +93,17 @@ def store_inbound_email(
     envelope_from: str = "",
     envelope_to: Iterable[str] = (),
     inbox: Inbox | None = None,
+    refuse_oversized: bool = True,
 ) -> InboundEmail:
-    """Keep an email durably and queue its processing. Raises EmailRefused when it is over
-    INBOUND_EMAIL_MAX_BYTES. Without `inbox`, the recipients decide (envelope first, then
-    the To/Cc headers); an email no inbox claims is kept as failed, never dropped."""
+    """Keep an email durably and queue its processing. Over INBOUND_EMAIL_MAX_BYTES it
+    raises EmailRefused (the sender's server is told and keeps its copy), or, with
+    `refuse_oversized=False` (a provider or mailbox already took it), keeps it as failed.
+    Without `inbox`, the recipients decide (envelope first, then the To/Cc headers); an
+    email no inbox claims is kept as failed, never dropped."""
     limit = settings.INBOUND_EMAIL_MAX_BYTES
-    if len(raw) > limit:
-        raise EmailRefused(
-            f"Message too large: the limit is {limit // (1024 * 1024)} MB.", smtp_code=552
-        )
+    too_large = f"Message too large: the limit is {limit // (1024 * 1024)} MB."
+    if len(raw) > limit and refuse_oversized:
+        raise EmailRefused(too_large, smtp_code=552)
     recipients = [r.lower() for r in envelope_to]
     message_id, subject = peek(raw)
     if inbox is None:
@@ -120,6 +122,9 @@ def store_inbound_email(
     if inbox is None:
         row.status = InboundEmail.Status.FAILED
         row.error = "No email inbox has this address: " + (", ".join(recipients) or "(none)")
+    elif len(raw) > limit:
+        row.status = InboundEmail.Status.FAILED
+        row.error = too_large
     with transaction.atomic():
         row.raw.save(f"{digest[:24]}.eml", ContentFile(raw), save=False)
         _fsync(row)
