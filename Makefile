@@ -30,12 +30,13 @@ run: $(VENV)/.installed
 	@echo "Sign in as admin@example.com with password demo-password-1"
 	$(BIN)/daphne -b $(HOST) -p $(PORT) inbox.asgi:application
 
-## system-deps: the Debian packages the tests need (PostgreSQL, Redis, Chromium)
+## system-deps: the Debian packages the tests need (PostgreSQL, Redis, Chromium, Dovecot)
 system-deps:
 	@missing=""; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	[ -x /usr/sbin/dovecot ] || missing="$$missing dovecot-imapd"; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && \

@@ -343,6 +343,9 @@ ATTACHMENT_MAX_BYTES = env_int("ATTACHMENT_MAX_MB", 25) * 1024 * 1024
 # Largest inbound email (the whole message, attachments included): refused above it
 # (SMTP 552; the pipe command exits non-zero; IMAP and webhooks store it as failed).
 INBOUND_EMAIL_MAX_BYTES = env_int("INBOUND_EMAIL_MAX_MB", 25) * 1024 * 1024
+# How often email inboxes with IMAP settings are polled (manage.py poll_imap, or the
+# embedded shape's in-process poller).
+IMAP_POLL_SECONDS = env_int("IMAP_POLL_SECONDS", 60)
 # Messages one sender may hand our SMTP server per minute (then 451, try later).
 SMTP_SENDER_RATE_PER_MINUTE = env_int("SMTP_SENDER_RATE_PER_MINUTE", 120)
 # Whole request bodies (JSON, multipart with attachments); larger ones get 413 at once.

@@ -41,3 +41,18 @@ def process_inbound_email(inbound_email_id: int) -> str:
     if row.status != InboundEmail.Status.PENDING:
         return f"already {row.status}"
     return process(row).status
+
+
+@task()
+def poll_imap_now(inbox_id: int) -> str:
+    """Fetch an inbox's new mail now (the "Check now" button)."""
+    from inbox.models import Inbox
+    from inbox.sources.email.imap import ImapFailed, poll_inbox
+
+    inbox = Inbox.objects.filter(pk=inbox_id, kind=Inbox.Kind.EMAIL).first()
+    if inbox is None:
+        return "gone"
+    try:
+        return f"{poll_inbox(inbox).imported} new"
+    except ImapFailed as exc:
+        return f"failed: {exc}"

@@ -25,8 +25,15 @@ def _start(name: str, target: object) -> None:
 
 
 def start_in_process_worker() -> None:
-    """Start the task worker thread once per process."""
+    """Start the task worker thread (and the IMAP poller) once per process."""
     _start("task-worker", _run_tasks)
+    _start("imap-poller", _poll_imap)
+
+
+def _poll_imap() -> None:
+    from inbox.sources.email.imap import poll_forever
+
+    poll_forever()
 
 
 def _run_tasks() -> None:

@@ -2,7 +2,7 @@
 
 from inbox.models.contacts import Contact, ContactIdentity
 from inbox.models.conversations import Conversation, ConversationTally, Label, ReadPosition
-from inbox.models.email import InboundEmail, InboxAddress
+from inbox.models.email import ImapState, InboundEmail, InboxAddress
 from inbox.models.events import Event, EventCounter, EventStream, SocketSession
 from inbox.models.inboxes import Inbox
 from inbox.models.messages import Attachment, Message
@@ -16,6 +16,7 @@ __all__ = [
     "Event",
     "EventCounter",
     "EventStream",
+    "ImapState",
     "InboundEmail",
     "Inbox",
     "InboxAddress",

@@ -65,3 +65,20 @@ class InboundEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_via_display()} email #{self.pk} ({self.status})"
+
+
+class ImapState(models.Model):
+    """Where IMAP polling of an email inbox stands: the folder's UIDVALIDITY and the last UID
+    stored (so no message is imported twice and a restart backfills what arrived meanwhile),
+    and the outcome of the last attempt, shown to admins."""
+
+    inbox = models.OneToOneField("inbox.Inbox", on_delete=models.CASCADE, related_name="imap")
+    uidvalidity = models.BigIntegerField(null=True, blank=True)
+    last_uid = models.BigIntegerField(default=0)
+    last_polled_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    imported = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"IMAP of inbox {self.inbox_id} at UID {self.last_uid}"

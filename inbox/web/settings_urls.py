@@ -9,6 +9,7 @@ urlpatterns = [
     path("inboxes/new/", views.inbox_create, name="inbox_create"),
     path("inboxes/<int:inbox_id>/", views.inbox_edit, name="inbox_edit"),
     path("inboxes/<int:inbox_id>/rotate-keys/", views.inbox_rotate_keys, name="inbox_rotate_keys"),
+    path("inboxes/<int:inbox_id>/check-mail/", views.inbox_check_mail, name="inbox_check_mail"),
     path("email/failed/", views.failed_email_list, name="failed_email_list"),
     path(
         "email/failed/reprocess/", views.failed_email_reprocess, name="failed_email_reprocess_all"

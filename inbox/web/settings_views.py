@@ -58,7 +58,9 @@ def _new_secrets() -> dict[str, str]:
 
 @admin_required
 def inbox_list(request: HttpRequest) -> HttpResponse:
-    inboxes = Inbox.objects.prefetch_related("members", "teams").order_by("name")
+    inboxes = (
+        Inbox.objects.select_related("imap").prefetch_related("members", "teams").order_by("name")
+    )
     failed = InboundEmail.objects.filter(status=InboundEmail.Status.FAILED).count()
     return render(
         request,
@@ -236,3 +238,19 @@ def failed_email_raw(request: HttpRequest, email_id: int) -> HttpResponse:
     )
     response["X-Content-Type-Options"] = "nosniff"
     return response  # type: ignore[return-value]  # a streaming HttpResponseBase
+
+
+@admin_required
+@require_POST
+def inbox_check_mail(request: HttpRequest, inbox_id: int) -> HttpResponse:
+    """Poll the inbox's IMAP mailbox now and say what happened."""
+    from inbox.sources.email.imap import ImapFailed, poll_inbox
+
+    inbox = get_object_or_404(Inbox, pk=inbox_id, kind=Inbox.Kind.EMAIL)
+    try:
+        result = poll_inbox(inbox)
+    except ImapFailed as exc:
+        messages.error(request, f"{inbox.name}: {exc}")
+    else:
+        messages.success(request, f"{inbox.name}: {result.imported} new email(s).")
+    return redirect("inbox_settings:inbox_list")
