@@ -19,7 +19,7 @@ from django.core.management import call_command
 from accounts.origin import SYSTEM
 from inbox import actions
 from inbox.models import ImapState, InboundEmail, Inbox, Message
-from inbox.sources.email.imap import ImapFailed, poll_due, poll_inbox, check_connection
+from inbox.sources.email.imap import ImapFailed, check_connection, poll_due, poll_inbox
 from tests.factories import AdminFactory
 from tests.servers import free_port
 
