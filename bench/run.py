@@ -25,6 +25,7 @@ BENCHMARKS = {
     "ingest": "ingest.py",
     "list": "list_at_scale.py",
     "sockets": "socket_memory.py",
+    "email": "email_ingest.py",
 }
 
 
