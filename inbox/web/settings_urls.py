@@ -10,6 +10,18 @@ urlpatterns = [
     path("inboxes/<int:inbox_id>/", views.inbox_edit, name="inbox_edit"),
     path("inboxes/<int:inbox_id>/rotate-keys/", views.inbox_rotate_keys, name="inbox_rotate_keys"),
     path("inboxes/<int:inbox_id>/check-mail/", views.inbox_check_mail, name="inbox_check_mail"),
+    path("inboxes/new-email/", views.email_inbox_create, name="email_inbox_create"),
+    path("inboxes/<int:inbox_id>/email/", views.email_inbox_edit, name="email_inbox_edit"),
+    path(
+        "inboxes/<int:inbox_id>/email/test-imap/",
+        views.email_inbox_test_imap,
+        name="email_inbox_test_imap",
+    ),
+    path(
+        "inboxes/<int:inbox_id>/email/test-send/",
+        views.email_inbox_test_send,
+        name="email_inbox_test_send",
+    ),
     path("email/failed/", views.failed_email_list, name="failed_email_list"),
     path(
         "email/failed/reprocess/", views.failed_email_reprocess, name="failed_email_reprocess_all"

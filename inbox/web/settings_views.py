@@ -18,6 +18,7 @@ from accounts.origin import Origin
 from accounts.permissions import admin_required
 from inbox import actions
 from inbox.models import InboundEmail, Inbox, Label
+from inbox.sources.email.webhooks import webhooks_enabled
 
 NEW_SECRETS_KEY = "_new_inbox_secrets"
 
@@ -254,3 +255,246 @@ def inbox_check_mail(request: HttpRequest, inbox_id: int) -> HttpResponse:
     else:
         messages.success(request, f"{inbox.name}: {result.imported} new email(s).")
     return redirect("inbox_settings:inbox_list")
+
+
+# --- Email inboxes -----------------------------------------------------------------------------
+
+SECURITY_CHOICES = [
+    ("ssl", "SSL/TLS"),
+    ("starttls", "STARTTLS"),
+    ("none", "None (trusted network only)"),
+]
+
+
+class EmailInboxForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    address = forms.EmailField(
+        help_text="The address customers write to, e.g. support@example.com."
+    )
+    aliases = forms.CharField(
+        required=False,
+        help_text="Other addresses of this inbox, separated by commas.",
+    )
+    signature = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 3}), help_text="Added below replies."
+    )
+    imap_host = forms.CharField(
+        label="IMAP server", required=False, help_text="Leave empty if mail is delivered to Parley."
+    )
+    imap_port = forms.IntegerField(label="IMAP port", required=False, min_value=1, max_value=65535)
+    imap_security = forms.ChoiceField(
+        label="IMAP security", choices=SECURITY_CHOICES, initial="ssl"
+    )
+    imap_username = forms.CharField(label="IMAP user name", required=False)
+    imap_password = forms.CharField(
+        label="IMAP password",
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Leave empty to keep the current one.",
+    )
+    imap_folder = forms.CharField(label="IMAP folder", required=False, initial="INBOX")
+    smtp_host = forms.CharField(
+        label="Outgoing SMTP server",
+        required=False,
+        help_text="Leave empty to send through the site's email settings.",
+    )
+    smtp_port = forms.IntegerField(label="SMTP port", required=False, min_value=1, max_value=65535)
+    smtp_security = forms.ChoiceField(
+        label="SMTP security", choices=SECURITY_CHOICES, initial="starttls"
+    )
+    smtp_username = forms.CharField(label="SMTP user name", required=False)
+    smtp_password = forms.CharField(
+        label="SMTP password",
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Leave empty to keep the current one.",
+    )
+    members = IdMultipleChoiceField(
+        queryset=User.objects.filter(is_active=True),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Agents who see this inbox",
+    )
+    teams = IdMultipleChoiceField(
+        queryset=Team.objects.all(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Teams who see this inbox",
+    )
+
+    def inbox_settings(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        smtp_security = data["smtp_security"]
+        return {
+            "address": data["address"],
+            "aliases": [a.strip() for a in (data["aliases"] or "").split(",") if a.strip()],
+            "signature": data["signature"],
+            "imap_host": data["imap_host"].strip(),
+            "imap_port": data["imap_port"],
+            "imap_security": data["imap_security"],
+            "imap_username": data["imap_username"],
+            "imap_folder": data["imap_folder"] or "INBOX",
+            "smtp_host": data["smtp_host"].strip(),
+            "smtp_port": data["smtp_port"],
+            "smtp_starttls": smtp_security == "starttls",
+            "smtp_ssl": smtp_security == "ssl",
+            "smtp_username": data["smtp_username"],
+        }
+
+    def inbox_secrets(self) -> dict[str, str]:
+        return {
+            key: self.cleaned_data[key]
+            for key in ("imap_password", "smtp_password")
+            if self.cleaned_data[key]
+        }
+
+
+def _email_initial(inbox: Inbox) -> dict[str, Any]:
+    config = inbox.settings or {}
+    security = (
+        "ssl"
+        if config.get("smtp_ssl")
+        else ("starttls" if config.get("smtp_starttls", True) else "none")
+    )
+    return {
+        **{
+            key: config.get(key, "")
+            for key in (
+                "address",
+                "signature",
+                "imap_host",
+                "imap_port",
+                "imap_security",
+                "imap_username",
+                "imap_folder",
+                "smtp_host",
+                "smtp_port",
+                "smtp_username",
+            )
+        },
+        "name": inbox.name,
+        "aliases": ", ".join(config.get("aliases") or []),
+        "smtp_security": security,
+        "members": list(inbox.members.values_list("pk", flat=True)),
+        "teams": list(inbox.teams.values_list("pk", flat=True)),
+    }
+
+
+def _save_email_inbox(
+    request: HttpRequest, form: EmailInboxForm, inbox: Inbox | None
+) -> Inbox | None:
+    actor: Any = request.user
+    origin = Origin.from_request(request)
+    try:
+        if inbox is None:
+            return actions.create_inbox(
+                name=form.cleaned_data["name"],
+                kind=Inbox.Kind.EMAIL,
+                actor=actor,
+                origin=origin,
+                settings=form.inbox_settings(),
+                secrets=form.inbox_secrets(),
+                members=form.cleaned_data["members"],
+                teams=form.cleaned_data["teams"],
+            )
+        actions.update_inbox(
+            inbox=inbox,
+            actor=actor,
+            origin=origin,
+            name=form.cleaned_data["name"],
+            settings=form.inbox_settings(),
+            secrets=form.inbox_secrets(),
+        )
+        actions.set_inbox_access(
+            inbox=inbox,
+            users=form.cleaned_data["members"],
+            teams=form.cleaned_data["teams"],
+            actor=actor,
+            origin=origin,
+        )
+        return inbox
+    except actions.InboxError as exc:
+        form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        return None
+
+
+@admin_required
+def email_inbox_create(request: HttpRequest) -> HttpResponse:
+    form = EmailInboxForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        inbox = _save_email_inbox(request, form, None)
+        if inbox is not None:
+            messages.success(request, f"Inbox “{inbox.name}” created. Now choose how mail arrives.")
+            return redirect("inbox_settings:email_inbox_edit", inbox_id=inbox.pk)
+    return render(
+        request,
+        "web/settings/email_inbox_form.html",
+        {"form": form, "inbox": None, "nav": "inboxes"},
+    )
+
+
+@admin_required
+def email_inbox_edit(request: HttpRequest, inbox_id: int) -> HttpResponse:
+    inbox = get_object_or_404(Inbox, pk=inbox_id, kind=Inbox.Kind.EMAIL)
+    form = EmailInboxForm(request.POST or None, initial=_email_initial(inbox))
+    saved = request.method == "POST" and form.is_valid() and _save_email_inbox(request, form, inbox)
+    if saved:
+        messages.success(request, f"Inbox “{form.cleaned_data['name']}” saved.")
+        return redirect("inbox_settings:email_inbox_edit", inbox_id=inbox.pk)
+    base = request.build_absolute_uri("/").rstrip("/")
+    providers = ["mailgun", "postmark", "sendgrid", "amazon_ses", "brevo", "mailjet", "postal"]
+    return render(
+        request,
+        "web/settings/email_inbox_form.html",
+        {
+            "form": form,
+            "inbox": inbox,
+            "nav": "inboxes",
+            "address": inbox.settings.get("address", ""),
+            "webhooks": [(p, f"{base}/webhooks/email/{p}/inbound/") for p in providers],
+            "webhooks_enabled": webhooks_enabled(),
+            "host": request.get_host().split(":")[0],
+        },
+    )
+
+
+@admin_required
+@require_POST
+def email_inbox_test_imap(request: HttpRequest, inbox_id: int) -> HttpResponse:
+    from inbox.sources.email.imap import ImapFailed, check_connection
+
+    inbox = get_object_or_404(Inbox, pk=inbox_id, kind=Inbox.Kind.EMAIL)
+    if not inbox.settings.get("imap_host"):
+        messages.error(request, "Set an IMAP server first.")
+    else:
+        try:
+            messages.success(request, check_connection(inbox))
+        except ImapFailed as exc:
+            messages.error(request, str(exc))
+    return redirect("inbox_settings:email_inbox_edit", inbox_id=inbox.pk)
+
+
+@admin_required
+@require_POST
+def email_inbox_test_send(request: HttpRequest, inbox_id: int) -> HttpResponse:
+    """Send a short test email to the admin through the inbox's outgoing connection."""
+    from django.core.mail import EmailMessage
+
+    from inbox.sources.email.outbound import connection_for
+
+    inbox = get_object_or_404(Inbox, pk=inbox_id, kind=Inbox.Kind.EMAIL)
+    user: Any = request.user
+    test = EmailMessage(
+        subject=f"Parley test email from {inbox.name}",
+        body="If you can read this, replies from this inbox can be sent.",
+        from_email=inbox.settings.get("address"),
+        to=[user.email],
+    )
+    try:
+        with connection_for(inbox) as connection:
+            connection.send_messages([test])
+    except Exception as exc:  # any backend's error is shown to the admin, not raised
+        messages.error(request, f"The test email could not be sent: {exc}")
+    else:
+        messages.success(request, f"Test email sent to {user.email}.")
+    return redirect("inbox_settings:email_inbox_edit", inbox_id=inbox.pk)

@@ -132,3 +132,25 @@ def test_interactive_api_docs_load_without_a_cdn(new_page) -> None:
     page.goto("/api/docs/")
     expect(page.get_by_role("heading", name=re.compile("Parley API"))).to_be_visible()
     expect(page.get_by_text("/api/v1/invitations/").first).to_be_visible()
+
+
+def test_admin_sets_up_an_email_inbox(new_page) -> None:
+    AdminFactory(name="Ada Admin", email="ada@example.com")
+    page = new_page()
+    sign_in(page, "ada@example.com", PASSWORD)
+    page.goto("/settings/inboxes/")
+    page.get_by_role("link", name="New email inbox").click()
+    page.get_by_label("Name", exact=True).fill("Support mail")
+    page.get_by_label("Address", exact=True).fill("support@example.com")
+    page.get_by_label("Aliases").fill("help@example.com")
+    page.get_by_label("IMAP password").fill("app-password")
+    page.get_by_role("button", name="Create inbox").click()
+    expect(page.get_by_role("heading", name="How mail reaches this inbox")).to_be_visible()
+    expect(page.get_by_text("inbound_email --inbox support@example.com")).to_be_visible()
+    expect(page.get_by_label("IMAP password")).to_have_value("")  # never shown back
+    page.screenshot(path=ARTIFACTS / "settings-email-inbox-desktop.png", full_page=True)
+    phone = new_page(width=390, height=844)
+    sign_in(phone, "ada@example.com", PASSWORD)
+    phone.goto(page.url)
+    width = phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the page scrolls sideways on a phone ({width}px)"

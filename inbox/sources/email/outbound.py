@@ -119,7 +119,8 @@ def build_email(message: Message) -> EmailMultiAlternatives:
     return email
 
 
-def _connection(inbox: Inbox) -> Any:
+def connection_for(inbox: Inbox) -> Any:
+    """The email connection replies from this inbox go through."""
     settings = inbox.settings or {}
     host = str(settings.get("smtp_host") or "").strip()
     if not host:
@@ -145,7 +146,7 @@ def send(message: Message) -> None:
     """One attempt. Raises PermanentError or TransientError."""
     email = build_email(message)
     try:
-        with _connection(message.inbox) as connection:
+        with connection_for(message.inbox) as connection:
             connection.send_messages([email])
     except smtplib.SMTPResponseException as exc:
         words = (
