@@ -36,6 +36,7 @@ from inbox.actions.messages import (
     retry_delivery,
     send_reply,
     set_delivery_status,
+    start_conversation,
 )
 
 __all__ = [
@@ -62,6 +63,7 @@ __all__ = [
     "set_labels",
     "set_priority",
     "set_status",
+    "start_conversation",
     "update_contact",
     "update_inbox",
     "update_label",

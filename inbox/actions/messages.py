@@ -276,6 +276,42 @@ def _deliver(message_id: int) -> None:
     deliver_message.enqueue(message_id)
 
 
+def start_conversation(
+    *,
+    inbox: Inbox,
+    author: User,
+    to: IdentityInput,
+    subject: str,
+    text: str,
+    attachments: Sequence[AttachmentInput] = (),
+) -> Message:
+    """An agent writes first: a new conversation with the contact `to` (found or created
+    by their address), assigned to the author, whose first message is this reply. For
+    inboxes whose source can start conversations (email). Raises InboxError."""
+    if inbox.kind != Inbox.Kind.EMAIL:
+        raise InboxError("Only email inboxes can start conversations.", field="inbox")
+    if not subject.strip():
+        raise InboxError("Write a subject.", field="subject")
+    if not text.strip():
+        raise InboxError("Write a message.", field="text")
+    with writing():
+        contact = find_or_create_contact(inbox=inbox, identity=to)
+        conversation = Conversation.objects.create(
+            inbox=inbox,
+            contact=contact,
+            number=_next_conversation_number(inbox),
+            subject=subject.strip()[:300],
+            assignee=author,
+        )
+        prefetch_related_objects([conversation], *CONVERSATION_PREFETCH)
+        conversation._payload_ready = True  # type: ignore[attr-defined]
+        conversation_changed(conversation, kind="conversation.created")
+        message = send_reply(
+            conversation=conversation, author=author, text=text, attachments=attachments
+        )
+    return message
+
+
 def add_note(*, conversation: Conversation, author: User, text: str) -> Message:
     """A private note: visible to agents only, never sent."""
     if not text.strip():

@@ -19,6 +19,14 @@ class MessageCreate(serializers.Serializer[Any]):
     kind = serializers.ChoiceField(choices=["message", "note"], default="message")
 
 
+class ConversationStart(serializers.Serializer[Any]):
+    inbox = _id()
+    to_email = serializers.EmailField(max_length=254)
+    to_name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    subject = serializers.CharField(max_length=300)
+    text = serializers.CharField(max_length=65536, trim_whitespace=False)
+
+
 class AssignInput(serializers.Serializer[Any]):
     assignee_id = _id(allow_null=True)
 

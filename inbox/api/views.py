@@ -149,6 +149,35 @@ class ConversationViewSet(viewsets.ViewSet):
     def retrieve(self, request: Request, pk: Any = None) -> Response:
         return Response(conversation_json(self._get(request, pk)))
 
+    @extend_schema(
+        operation_id="conversations_create",
+        request=s.ConversationStart,
+        responses={201: OBJ},
+        description="Write first: a new email conversation with a contact, assigned to you.",
+    )
+    def create(self, request: Request) -> Response:
+        data = _valid(s.ConversationStart, request.data)
+        me = _me(request)
+        inbox = visible_inboxes(me).filter(pk=data["inbox"]).first()
+        if inbox is None:
+            raise ValidationError({"inbox": ["No such inbox."]})
+        try:
+            message = actions.start_conversation(
+                inbox=inbox,
+                author=me,
+                to=actions.IdentityInput(
+                    kind="email", value=data["to_email"], name=data["to_name"]
+                ),
+                subject=data["subject"],
+                text=data["text"],
+            )
+        except actions.InboxError as exc:
+            raise _refuse(exc) from exc
+        return Response(
+            conversation_json(self._get(request, message.conversation_id)),
+            status=http.HTTP_201_CREATED,
+        )
+
     @extend_schema(methods=["GET"], parameters=[OpenApiParameter("before", int)], responses=OBJ)
     @extend_schema(methods=["POST"], request=s.MessageCreate, responses={201: OBJ})
     @action(detail=True, methods=["get", "post"])

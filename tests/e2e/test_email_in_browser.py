@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 
 from accounts.origin import SYSTEM
 from inbox import actions
-from inbox.models import InboundEmail
+from inbox.models import InboundEmail, Message
 from inbox.sources.email.inbound import process_inbound_email, store_inbound_email
 from tests.e2e.conftest import ARTIFACTS, in_thread
 from tests.factories import AdminFactory, UserFactory
@@ -147,3 +147,38 @@ def test_an_email_reads_safely_in_the_thread(asgi_page, asgi_media, settings, tr
     with open(saved, "rb") as handle:
         assert handle.read() == email_with_html(tracker_url)
     assert download.value.suggested_filename == f"message-{row.message_id}.eml"
+
+
+def test_an_agent_starts_an_email_conversation(asgi_page, asgi_media, settings) -> None:
+    settings.MEDIA_ROOT = asgi_media
+    agent = UserFactory(name="Ana Lima")
+    inbox = in_thread(
+        actions.create_inbox,
+        name="Support mail",
+        kind="email",
+        actor=AdminFactory(),
+        origin=SYSTEM,
+        settings={"address": "support@example.com"},
+        members=[agent],
+    )
+    page = asgi_page(agent)
+    page.goto("/inbox/")
+    expect(page.locator("#conn-state")).to_have_attribute("data-state", "live")
+    page.get_by_role("button", name="New email").click()
+    dialog = page.get_by_role("dialog", name="New email")
+    dialog.get_by_label("To (email address)").fill("not-an-address")
+    dialog.get_by_label("Subject").fill("Your refund")
+    dialog.get_by_label("Message").fill("Hello Dora,\n\nYour refund was sent today.")
+    dialog.get_by_role("button", name="Send").click()
+    expect(dialog.locator("#nc-error")).to_contain_text("valid email")
+    dialog.get_by_label("To (email address)").fill("dora@example.org")
+    dialog.get_by_label("Their name (optional)").fill("Dora Diaz")
+    dialog.get_by_role("button", name="Send").click()
+    expect(dialog).to_be_hidden()
+    expect(page.locator("#thread-contact")).to_have_text("Dora Diaz")
+    expect(page.locator("#messages")).to_contain_text("Your refund was sent today.")
+    page.get_by_role("button", name=re.compile("^Mine")).click()
+    expect(page.locator("#conv-list .conv").filter(has_text="Dora Diaz")).to_be_visible()
+    message = Message.objects.get(conversation__inbox=inbox, direction="outgoing")
+    assert message.conversation.assignee == agent
+    assert message.conversation.subject == "Your refund"

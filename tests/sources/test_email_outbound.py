@@ -201,3 +201,38 @@ def test_an_unreachable_server_is_retried_not_failed(
     assert reply.delivery_status == "queued"  # a retry is scheduled for later
     assert "Cannot reach the mail server" in reply.data["delivery_last_error"]
     assert Message.objects.get(pk=reply.pk).data["delivery_attempts"] == 1
+
+
+def test_an_agent_writes_first_through_the_api(
+    inbox: Inbox, sink, api, run_tasks, django_capture_on_commit_callbacks
+) -> None:
+    received, _ = sink
+    agent = UserFactory(name="Ben Okafor")
+    actions.set_inbox_access(
+        inbox=inbox, users=[agent], teams=[], actor=AdminFactory(), origin=SYSTEM
+    )
+    client = api(agent)
+    body = {
+        "inbox": inbox.pk,
+        "to_email": "dora@example.org",
+        "to_name": "Dora Diaz",
+        "subject": "Your refund",
+        "text": "It was sent today.",
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/api/v1/conversations/", body, format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["assignee"]["id"] == agent.pk
+    assert response.json()["contact"]["email"] == "dora@example.org"
+    run_tasks()
+    sent = email.message_from_bytes(received.received[0][2], policy=policy.default)
+    assert sent["Subject"] == "Your refund" and sent["In-Reply-To"] is None
+    assert sent["To"].addresses[0].addr_spec == "dora@example.org"
+
+    outsider = api(UserFactory())
+    assert outsider.post("/api/v1/conversations/", body, format="json").status_code == 400
+    api_inbox = actions.create_inbox(name="App", kind="api", actor=AdminFactory(), origin=SYSTEM)
+    admin = api(AdminFactory())
+    refused = admin.post("/api/v1/conversations/", {**body, "inbox": api_inbox.pk}, format="json")
+    assert refused.status_code == 400
+    assert "Only email inboxes can start conversations." in refused.content.decode()

@@ -72,9 +72,11 @@ def _thread_headers(message: Message) -> tuple[str, list[str]]:
     return parent_id, list(dict.fromkeys(references))
 
 
-def _subject(message: Message) -> str:
+def _subject(message: Message, *, reply: bool) -> str:
     subject = _one_line(message.conversation.subject) or "Your message"
-    return subject if subject.lower().startswith("re:") else f"Re: {subject}"
+    if not reply or subject.lower().startswith("re:"):
+        return subject
+    return f"Re: {subject}"
 
 
 def _html_body(text: str) -> str:
@@ -104,7 +106,7 @@ def build_email(message: Message) -> EmailMultiAlternatives:
         _one_line(entry) for entry in (message.data or {}).get("cc", []) if "@" in str(entry)
     ]
     email = EmailMultiAlternatives(
-        subject=_subject(message),
+        subject=_subject(message, reply=bool(in_reply_to)),
         body=text,
         from_email=formataddr((from_name, address)),
         to=[formataddr((_one_line(contact.name), contact.email))],

@@ -13,6 +13,7 @@ import { initSidebar, loadContact } from "./sidebar.js";
 import { initComposer, restoreDraft, saveDraft, setMode, startDraftBaseline, stopTyping, textarea } from "./composer.js";
 import { clearPresence, onTypingFrame, onViewingFrame } from "./presence.js";
 import { applyEvent, onConversationFromApi, renderNotifyButton } from "./events.js";
+import { initNewConversation, renderNewConversationButton } from "./newconv.js";
 
 // The calls lower modules make upwards (see `hooks` in state.js).
 Object.assign(hooks, { act, onConversationFromApi, restoreDraft, saveDraft, startDraftBaseline, stopTyping });
@@ -30,6 +31,7 @@ async function loadReference() {
   ]);
   state.inboxes = inboxes.results || [];
   state.labels = labels.results || [];
+  renderNewConversationButton();
   fillSelect($("filter-inbox"), "All inboxes", state.inboxes, state.inbox);
   fillSelect($("filter-label"), "Any label", state.labels, state.label);
   $("filter-label").hidden = state.labels.length === 0;
@@ -150,6 +152,7 @@ function wire() {
   initHeader();
   initSidebar();
   initComposer();
+  initNewConversation((id) => openConversation(id));
 
   document.addEventListener("click", (event) => {
     const target = event.target;
