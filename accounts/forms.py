@@ -132,6 +132,13 @@ class TeamForm(forms.Form):
 class ProfileForm(forms.Form):
     name = forms.CharField(label="Display name", max_length=120)
     time_zone = forms.ChoiceField(choices=TIME_ZONE_CHOICES)
+    signature = forms.CharField(
+        label="Email signature",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Added below your email replies, above the inbox's own signature.",
+    )
     avatar = forms.ImageField(required=False, help_text="PNG, JPEG, GIF or WebP, up to 2 MB.")
     remove_avatar = forms.BooleanField(required=False, label="Remove the current picture")
 

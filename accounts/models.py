@@ -69,6 +69,9 @@ class User(AbstractBaseUser, PermissionsMixin):
         max_length=10, choices=Availability.choices, default=Availability.OFFLINE
     )
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    signature = models.TextField(
+        blank=True, max_length=2000, help_text="Added below the user's email replies."
+    )
     is_active = models.BooleanField(default=True)
     # Django admin access for support work; separate from our own `role`.
     is_staff = models.BooleanField(default=False)

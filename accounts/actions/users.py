@@ -166,12 +166,15 @@ def update_profile(
     time_zone: str,
     avatar: UploadedFile | None = None,
     remove_avatar: bool = False,
+    signature: str | None = None,
 ) -> User:
     """The user's own profile. Validation errors raise django's ValidationError."""
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user.pk)
         user.name = name.strip()
         user.time_zone = time_zone
+        if signature is not None:
+            user.signature = signature.strip()
         if remove_avatar and user.avatar:
             user.avatar.delete(save=False)
             user.avatar = ""  # type: ignore[assignment]

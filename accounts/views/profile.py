@@ -27,7 +27,7 @@ def profile(request: HttpRequest) -> HttpResponse:
     form = ProfileForm(
         request.POST or None,
         request.FILES or None,
-        initial={"name": me.name, "time_zone": me.time_zone},
+        initial={"name": me.name, "time_zone": me.time_zone, "signature": me.signature},
     )
     if request.method == "POST" and form.is_valid():
         try:
@@ -37,6 +37,7 @@ def profile(request: HttpRequest) -> HttpResponse:
                 time_zone=form.cleaned_data["time_zone"],
                 avatar=form.cleaned_data["avatar"] or None,
                 remove_avatar=form.cleaned_data["remove_avatar"],
+                signature=form.cleaned_data["signature"],
             )
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():

@@ -152,10 +152,15 @@ def test_profile_and_availability(agent_web: Client, agent: User) -> None:
     response = agent_web.post("/accounts/profile/", {"name": "", "time_zone": "Mars/Base"})
     assert response.status_code == 200
     assert b"This field is required." in response.content
-    response = agent_web.post("/accounts/profile/", {"name": "Benjamin", "time_zone": "Asia/Tokyo"})
+    response = agent_web.post(
+        "/accounts/profile/",
+        {"name": "Benjamin", "time_zone": "Asia/Tokyo", "signature": " Ben, Acme support \n"},
+    )
     assert response.status_code == 302
     agent.refresh_from_db()
     assert (agent.name, agent.time_zone) == ("Benjamin", "Asia/Tokyo")
+    assert agent.signature == "Ben, Acme support"
+    assert "Ben, Acme support" in agent_web.get("/accounts/profile/").content.decode()
 
 
 def test_avatar_upload_accepts_images_only(agent_web: Client, agent: User) -> None:

@@ -93,7 +93,7 @@ def test_a_reply_threads_under_the_customers_email(
 ) -> None:
     received, _ = sink
     conversation = first_conversation(inbox)
-    agent = UserFactory(name="Ben Okafor")
+    agent = UserFactory(name="Ben Okafor", signature="Ben Okafor, customer care")
     with django_capture_on_commit_callbacks(execute=True):
         reply = actions.send_reply(
             conversation=conversation, author=agent, text="It left our depot today.\n\nBen"
@@ -117,7 +117,9 @@ def test_a_reply_threads_under_the_customers_email(
     assert sent["To"] == "Ann Archer <ann@example.net>"
     assert sent["Reply-To"] == reply_address("support@acme.example", conversation.pk)
     plain = sent.get_body(("plain",)).get_content().replace("\r\n", "\n")
-    assert plain.startswith("It left our depot today.\n\nBen\n\n-- \nAcme Support")
+    assert plain.startswith(
+        "It left our depot today.\n\nBen\n\n-- \nBen Okafor, customer care\nAcme Support"
+    )
     assert "<p>It left our depot today.</p>" in sent.get_body(("html",)).get_content()
 
     # The customer answers the reply: it threads back through In-Reply-To.

@@ -95,7 +95,11 @@ def build_email(message: Message) -> EmailMultiAlternatives:
     address = inbox_address(inbox)
     author = message.sender_user.name if message.sender_user else ""
     from_name = _one_line(f"{author} ({inbox.name})" if author else inbox.name)
-    signature = str((inbox.settings or {}).get("signature") or "").strip()
+    signatures = [
+        message.sender_user.signature.strip() if message.sender_user else "",
+        str((inbox.settings or {}).get("signature") or "").strip(),
+    ]
+    signature = "\n".join(part for part in signatures if part)
     text = message.text + (f"\n\n-- \n{signature}" if signature else "")
     in_reply_to, references = _thread_headers(message)
     headers = {"Message-ID": message.external_id}
