@@ -234,16 +234,37 @@ def receive_inbound_message(
     )
 
 
+def _valid_cc(entries: Sequence[str]) -> list[str]:
+    import email.utils
+
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    valid = []
+    for entry in entries:
+        entry = " ".join(str(entry).split())
+        address = email.utils.parseaddr(entry)[1]
+        try:
+            validate_email(address)
+        except ValidationError as exc:
+            raise InboxError(f"{entry} is not an email address.", field="cc") from exc
+        valid.append(entry)
+    return valid
+
+
 def send_reply(
     *,
     conversation: Conversation,
     author: User,
     text: str,
     attachments: Sequence[AttachmentInput] = (),
+    cc: Sequence[str] = (),
 ) -> Message:
-    """An agent's reply to the customer, queued for delivery by the inbox's source."""
+    """An agent's reply to the customer, queued for delivery by the inbox's source. `cc`:
+    email addresses to copy ("Name <address>" or an address)."""
     if not text.strip() and not attachments:
         raise InboxError("Write something or attach a file.", field="text")
+    copies = _valid_cc(cc)
     with writing():
         conversation = lock_conversation(conversation.pk)
         now = timezone.now()
@@ -256,6 +277,7 @@ def send_reply(
             text=text,
             delivery_status=Message.Delivery.QUEUED,
             created_at=now,
+            data={"cc": copies} if copies else {},
         )
         stored = _store_attachments(message, attachments)
         conversation.last_activity_at = now

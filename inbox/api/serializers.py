@@ -17,6 +17,13 @@ def _id(**kwargs: Any) -> serializers.IntegerField:
 class MessageCreate(serializers.Serializer[Any]):
     text = serializers.CharField(max_length=65536, allow_blank=True, trim_whitespace=False)
     kind = serializers.ChoiceField(choices=["message", "note"], default="message")
+    cc = serializers.ListField(
+        child=serializers.CharField(max_length=320),
+        max_length=20,
+        required=False,
+        default=list,
+        help_text='Email: addresses to copy ("Name <address>" or an address).',
+    )
 
 
 class ConversationStart(serializers.Serializer[Any]):

@@ -206,6 +206,7 @@ class ConversationViewSet(viewsets.ViewSet):
                     author=_me(request),
                     text=data["text"],
                     attachments=attachments,
+                    cc=data["cc"],
                 )
         except actions.InboxError as exc:
             raise _refuse(exc) from exc

@@ -182,3 +182,41 @@ def test_an_agent_starts_an_email_conversation(asgi_page, asgi_media, settings) 
     message = Message.objects.get(conversation__inbox=inbox, direction="outgoing")
     assert message.conversation.assignee == agent
     assert message.conversation.subject == "Your refund"
+
+
+def test_the_composer_offers_the_thread_cc(asgi_page, asgi_media, settings) -> None:
+    settings.MEDIA_ROOT = asgi_media
+    agent = UserFactory(name="Ana Lima")
+    in_thread(
+        actions.create_inbox,
+        name="Support mail",
+        kind="email",
+        actor=AdminFactory(),
+        origin=SYSTEM,
+        settings={"address": "support@example.com"},
+        members=[agent],
+    )
+    raw = (
+        b"From: Ann <ann@example.net>\r\nTo: support@example.com\r\nCc: Bo <bo@example.org>\r\n"
+        b"Subject: Team question\r\nMessage-ID: <cc-1@example.net>\r\n\r\nHello all\r\n"
+    )
+    in_thread(
+        lambda: process_inbound_email(
+            store_inbound_email(raw, via="smtp", envelope_from="ann@example.net")
+        )
+    )
+    page = asgi_page(agent)
+    page.goto("/inbox/")
+    page.get_by_role("button", name=re.compile("^Unassigned")).click()
+    page.locator("#conv-list .conv").filter(has_text="Ann").click()
+    cc = page.get_by_role("group", name="Cc")
+    expect(cc.get_by_label("Bo <bo@example.org>")).to_be_checked()
+    page.get_by_role("button", name="Private note").click()
+    expect(cc).to_be_hidden()  # notes are not emailed
+    page.get_by_role("button", name="Reply").click()
+    cc.get_by_label("Bo <bo@example.org>").uncheck()
+    page.locator("#composer-text").fill("Answering only Ann")
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("#messages")).to_contain_text("Answering only Ann")
+    reply = Message.objects.get(direction="outgoing", kind="message")
+    assert reply.data.get("cc", []) == []

@@ -238,3 +238,26 @@ def test_an_agent_writes_first_through_the_api(
     refused = admin.post("/api/v1/conversations/", {**body, "inbox": api_inbox.pk}, format="json")
     assert refused.status_code == 400
     assert "Only email inboxes can start conversations." in refused.content.decode()
+
+
+def test_a_reply_copies_the_people_the_agent_keeps_in_cc(
+    inbox: Inbox, sink, api, run_tasks, django_capture_on_commit_callbacks
+) -> None:
+    received, _ = sink
+    raw = customer_email(Cc="Bo Brown <bo@example.org>, Cy <cy@example.org>")
+    conversation = process_inbound_email(store_inbound_email(raw, via="pipe")).message.conversation
+    assert conversation.cc == ["Bo Brown <bo@example.org>", "Cy <cy@example.org>"]
+    client = api(AdminFactory())
+    url = f"/api/v1/conversations/{conversation.pk}/messages/"
+    bad = client.post(url, {"text": "Hi", "cc": ["not an address"]}, format="json")
+    assert bad.status_code == 400 and "not an email address" in bad.content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        ok = client.post(
+            url, {"text": "Hi all", "cc": ["Bo Brown <bo@example.org>"]}, format="json"
+        )
+    assert ok.status_code == 201
+    run_tasks()
+    _, rcpt_tos, data = received.received[0]
+    assert sorted(rcpt_tos) == ["ann@example.net", "bo@example.org"]  # not Cy: unticked
+    sent = email.message_from_bytes(data, policy=policy.default)
+    assert sent["Cc"] == "Bo Brown <bo@example.org>"

@@ -17,6 +17,26 @@ export function saveDraft(id) {
   else state.drafts.delete(id);
 }
 
+// Email: the other people on the thread, offered (ticked) as CC of a reply.
+export function renderCc() {
+  const conv = state.convs.get(state.openId);
+  const cc = (conv && conv.cc) || [];
+  const box = $("cc-options");
+  const ticked = new Set([...box.querySelectorAll("input:checked")].map((input) => input.value));
+  const fresh = box.dataset.conversation !== String(state.openId);
+  box.dataset.conversation = String(state.openId);
+  box.replaceChildren(...cc.map((entry) => h("label", { class: "check cc-option" }, [
+    h("input", { type: "checkbox", value: entry, checked: fresh || ticked.has(entry) }),
+    entry,
+  ])));
+  $("composer-cc").hidden = !cc.length || composerMode !== "message";
+}
+
+function selectedCc() {
+  if ($("composer-cc").hidden) return [];
+  return [...$("cc-options").querySelectorAll("input:checked")].map((input) => input.value);
+}
+
 export function restoreDraft(id) {
   const draft = state.drafts.get(id);
   pendingFiles = [];
@@ -26,6 +46,7 @@ export function restoreDraft(id) {
   setMode(draft ? draft.mode : "message");
   $("stale").hidden = true;
   $("composer-error").hidden = true;
+  renderCc();
 }
 
 // A draft kept from before the thread loaded counts from the messages it has now.
@@ -50,6 +71,7 @@ export function setMode(mode) {
   textarea.placeholder = note ? "Write a private note — only your team sees it…" : "Write a reply…";
   $("composer-send").textContent = note ? "Add note" : "Send";
   if (note) $("stale").hidden = true;
+  renderCc();
 }
 
 let typingActive = false;
@@ -112,11 +134,13 @@ async function send(force) {
   stopTyping();
   const kind = composerMode;
   try {
-    let request = { method: "POST", body: { text, kind } };
+    const cc = kind === "message" ? selectedCc() : [];
+    let request = { method: "POST", body: { text, kind, cc } };
     if (files.length) {
       const form = new FormData();
       form.append("text", text);
       form.append("kind", kind);
+      for (const entry of cc) form.append("cc", entry);
       for (const file of files) form.append("attachments", file, file.name);
       request = { method: "POST", form };
     }

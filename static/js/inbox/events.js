@@ -7,6 +7,7 @@ import { ME, state, tabVisible } from "./state.js";
 import { matchesFilters, placeInList, remember, scheduleCounts, updateRow } from "./list.js";
 import { addMessageToThread, markRead, openConversation } from "./thread.js";
 import { renderHeader } from "./header.js";
+import { renderCc } from "./composer.js";
 import { loadContact } from "./sidebar.js";
 
 // ---------------------------------------------------------------- notifications
@@ -31,14 +32,14 @@ export function onConversationFromApi(c) {
   const { conv } = remember(c, true);
   placeInList(conv, false);
   updateRow(conv.id);
-  if (conv.id === state.openId) renderHeader();
+  if (conv.id === state.openId) { renderHeader(); renderCc(); }
 }
 
 function onConversationEvent(c, changes) {
   const { prev, conv } = remember(c, false);
   placeInList(conv, changes.includes("last_activity_at"));
   updateRow(conv.id);
-  if (conv.id === state.openId) renderHeader();
+  if (conv.id === state.openId) { renderHeader(); renderCc(); }
   if (!prev && matchesFilters(conv)) refreshConversation(conv.id);
   const assignedToMe = conv.assignee && conv.assignee.id === ME.id;
   if (changes.includes("assignee") && assignedToMe && !(prev && prev.assignee && prev.assignee.id === ME.id)) {
