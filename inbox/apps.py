@@ -16,11 +16,12 @@ class InboxConfig(AppConfig):
         post_delete.connect(_conversation_deleted, sender=Conversation)
         post_delete.connect(_user_deleted, sender=User)
 
-        from anymail.signals import inbound
+        from anymail.signals import inbound, tracking
 
-        from inbox.sources.email.webhooks import on_inbound
+        from inbox.sources.email.webhooks import on_inbound, on_tracking
 
         inbound.connect(on_inbound, dispatch_uid="parley-inbound-email")
+        tracking.connect(on_tracking, dispatch_uid="parley-email-tracking")
 
 
 def _conversation_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:

@@ -380,10 +380,13 @@ def set_delivery_status(*, message: Message, status: str, error: str = "") -> Me
     return message
 
 
-def record_delivery_attempt(*, message: Message, error: str = "", counted: bool = False) -> int:
+def record_delivery_attempt(
+    *, message: Message, error: str = "", counted: bool = False, provider_id: str = ""
+) -> int:
     """Count a delivery attempt of an outgoing message (`counted`: this attempt was counted
-    already, only record its `error`). Returns the attempt number. Kept in `message.data`
-    (`delivery_attempts`, `delivery_last_error`); agents see the outcome as the status."""
+    already, only record its `error`, or the `provider_id` the sending service gave it, to
+    match its later delivery and bounce reports). Returns the attempt number. Kept in
+    `message.data`; agents see the outcome as the status."""
     with transaction.atomic():
         locked = Message.objects.select_for_update(no_key=True).get(pk=message.pk)
         data = dict(locked.data or {})
@@ -391,6 +394,8 @@ def record_delivery_attempt(*, message: Message, error: str = "", counted: bool 
             data["delivery_attempts"] = int(data.get("delivery_attempts", 0)) + 1
         if error:
             data["delivery_last_error"] = error
+        if provider_id:
+            data["provider_message_id"] = provider_id
         locked.data = data
         locked.save(update_fields=["data", "updated_at"])
     message.data = data

@@ -261,3 +261,61 @@ def test_a_reply_copies_the_people_the_agent_keeps_in_cc(
     assert sorted(rcpt_tos) == ["ann@example.net", "bo@example.org"]  # not Cy: unticked
     sent = email.message_from_bytes(data, policy=policy.default)
     assert sent["Cc"] == "Bo Brown <bo@example.org>"
+
+
+def test_provider_reports_update_the_delivery_status(
+    db: None, client, settings, run_tasks, django_capture_on_commit_callbacks
+) -> None:
+    import base64
+    import json
+
+    # Sent through an anymail provider backend (its test double), then reported on by the
+    # provider's tracking webhook: delivered, then (another message) bounced.
+    settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+    settings.ANYMAIL = {"WEBHOOK_SECRET": "hook:s3cret-value"}
+    inbox = actions.create_inbox(
+        name="Acme",
+        kind="email",
+        actor=AdminFactory(),
+        origin=SYSTEM,
+        settings={"address": "support@acme.example"},
+    )
+    conversation = first_conversation(inbox)
+    with django_capture_on_commit_callbacks(execute=True):
+        first = actions.send_reply(conversation=conversation, author=UserFactory(), text="One")
+        second = actions.send_reply(conversation=conversation, author=UserFactory(), text="Two")
+    run_tasks()
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.delivery_status, second.delivery_status) == ("sent", "sent")
+    auth = "Basic " + base64.b64encode(b"hook:s3cret-value").decode()
+
+    def report(**event: Any):
+        return client.post(
+            "/webhooks/email/postmark/tracking/",
+            data=json.dumps({"Recipient": "ann@example.net", **event}),
+            content_type="application/json",
+            HTTP_AUTHORIZATION=auth,
+        )
+
+    assert (
+        report(RecordType="Delivery", MessageID=first.data["provider_message_id"]).status_code
+        == 200
+    )
+    assert (
+        report(
+            RecordType="Bounce",
+            Type="HardBounce",
+            ID=42,
+            MessageID=second.data["provider_message_id"],
+            Description="The server was unable to deliver your message",
+            Details="smtp;550 5.1.1 The email account that you tried to reach does not exist.",
+        ).status_code
+        == 200
+    )
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.delivery_status == "delivered"
+    assert second.delivery_status == "failed"
+    assert second.delivery_error.startswith("Postmark: bounced")
+    assert "does not exist" in second.delivery_error

@@ -148,12 +148,15 @@ def _text(words: Any) -> str:
     return words.decode("utf-8", "replace") if isinstance(words, bytes) else str(words)
 
 
-def send(message: Message) -> None:
-    """One attempt. Raises PermanentError or TransientError."""
+def send(message: Message) -> str:
+    """One attempt. Returns the id the sending service gave the message ("" for plain
+    SMTP). Raises PermanentError or TransientError."""
     email = build_email(message)
     try:
         with connection_for(message.inbox) as connection:
             connection.send_messages([email])
+        status = getattr(email, "anymail_status", None)  # an anymail provider backend
+        return str(status.message_id) if status and status.message_id is not None else ""
     except smtplib.SMTPResponseException as exc:
         words = (
             exc.smtp_error.decode("utf-8", "replace")
@@ -195,7 +198,7 @@ def deliver_email_message(message: Message) -> str:
         message.save(update_fields=["external_id", "updated_at"])
     attempts = record_delivery_attempt(message=message)
     try:
-        send(message)
+        provider_id = send(message)
     except PermanentError as exc:
         set_delivery_status(message=message, status=Message.Delivery.FAILED, error=str(exc))
         return f"failed: {exc}"
@@ -213,5 +216,7 @@ def deliver_email_message(message: Message) -> str:
         run_after = timezone.now() + timedelta(seconds=delay)
         deliver_message.using(run_after=run_after).enqueue(message.pk)
         return f"attempt {attempts}: {error}; retry at {run_after.isoformat()}"
+    if provider_id:
+        record_delivery_attempt(message=message, counted=True, provider_id=provider_id)
     set_delivery_status(message=message, status=Message.Delivery.SENT)
     return f"sent on attempt {attempts}"

@@ -35,6 +35,38 @@ def on_inbound(sender: Any, event: Any, esp_name: str, **kwargs: Any) -> None:
     logger.info("inbound email #%s from %s webhook: %s", row.pk, esp_name, row.status)
 
 
+# What a provider's report means for the message agents see (opens count as read; deferred
+# deliveries are retried by the provider and change nothing).
+_TRACKING_STATUS = {
+    "sent": "sent",
+    "delivered": "delivered",
+    "opened": "read",
+    "clicked": "read",
+    "bounced": "failed",
+    "rejected": "failed",
+    "failed": "failed",
+}
+
+
+def on_tracking(sender: Any, event: Any, esp_name: str, **kwargs: Any) -> None:
+    from inbox.actions import set_delivery_status
+    from inbox.models import Message
+
+    status = _TRACKING_STATUS.get(str(event.event_type))
+    if status is None or event.message_id is None:
+        return
+    message = Message.objects.filter(
+        direction=Message.Direction.OUTGOING, data__provider_message_id=str(event.message_id)
+    ).first()
+    if message is None:
+        return
+    reason = ""
+    if status == "failed":
+        details = [event.reject_reason, event.description, event.mta_response]
+        reason = f"{esp_name}: " + " · ".join(str(d) for d in details if d)
+    set_delivery_status(message=message, status=status, error=reason)
+
+
 def guarded_urlpatterns() -> list[Any]:
     """anymail's webhook URLs, answering 404 while no webhook secret is configured (anymail
     alone would accept unauthenticated posts, with a warning)."""
