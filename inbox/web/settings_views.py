@@ -278,6 +278,11 @@ class EmailInboxForm(forms.Form):
     signature = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 3}), help_text="Added below replies."
     )
+    quote_history = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Quote the customer's last message below replies",
+    )
     imap_host = forms.CharField(
         label="IMAP server", required=False, help_text="Leave empty if mail is delivered to Parley."
     )
@@ -329,6 +334,7 @@ class EmailInboxForm(forms.Form):
             "address": data["address"],
             "aliases": [a.strip() for a in (data["aliases"] or "").split(",") if a.strip()],
             "signature": data["signature"],
+            "quote_history": data["quote_history"],
             "imap_host": data["imap_host"].strip(),
             "imap_port": data["imap_port"],
             "imap_security": data["imap_security"],
@@ -374,6 +380,7 @@ def _email_initial(inbox: Inbox) -> dict[str, Any]:
         },
         "name": inbox.name,
         "aliases": ", ".join(config.get("aliases") or []),
+        "quote_history": config.get("quote_history", True),
         "smtp_security": security,
         "members": list(inbox.members.values_list("pk", flat=True)),
         "teams": list(inbox.teams.values_list("pk", flat=True)),

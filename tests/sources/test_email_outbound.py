@@ -120,6 +120,7 @@ def test_a_reply_threads_under_the_customers_email(
     assert plain.startswith(
         "It left our depot today.\n\nBen\n\n-- \nBen Okafor, customer care\nAcme Support"
     )
+    assert "Ann Archer wrote:\n> It has been two weeks." in plain  # the quoted history
     assert "<p>It left our depot today.</p>" in sent.get_body(("html",)).get_content()
 
     # The customer answers the reply: it threads back through In-Reply-To.

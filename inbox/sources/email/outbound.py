@@ -72,6 +72,32 @@ def _thread_headers(message: Message) -> tuple[str, list[str]]:
     return parent_id, list(dict.fromkeys(references))
 
 
+def config_quote(inbox: Inbox) -> bool:
+    return bool((inbox.settings or {}).get("quote_history", True))
+
+
+def _quoted_history(message: Message) -> str:
+    """The customer's last message, quoted below the reply ("On …, … wrote:")."""
+    last = (
+        Message.objects.filter(
+            conversation_id=message.conversation_id,
+            id__lt=message.pk,
+            direction=Message.Direction.INCOMING,
+            kind=Message.Kind.MESSAGE,
+        )
+        .select_related("sender_contact")
+        .order_by("-id")
+        .first()
+    )
+    if last is None:
+        return ""
+    body = ((last.data or {}).get("email") or {}).get("new_text") or last.text
+    who = last.sender_contact.display_name if last.sender_contact else "the customer"
+    when = last.created_at.strftime("%a, %d %b %Y at %H:%M UTC")
+    quoted = "\n".join("> " + line if line else ">" for line in body.strip().splitlines())
+    return f"On {when}, {_one_line(who)} wrote:\n{quoted}"
+
+
 def _subject(message: Message, *, reply: bool) -> str:
     subject = _one_line(message.conversation.subject) or "Your message"
     if not reply or subject.lower().startswith("re:"):
@@ -102,6 +128,9 @@ def build_email(message: Message) -> EmailMultiAlternatives:
     signature = "\n".join(part for part in signatures if part)
     text = message.text + (f"\n\n-- \n{signature}" if signature else "")
     in_reply_to, references = _thread_headers(message)
+    quoted = _quoted_history(message) if config_quote(inbox) and in_reply_to else ""
+    if quoted:
+        text = f"{text}\n\n{quoted}"
     headers = {"Message-ID": message.external_id}
     if in_reply_to:
         headers["In-Reply-To"] = in_reply_to
