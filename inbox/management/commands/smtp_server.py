@@ -21,6 +21,9 @@ class Command(BaseCommand):
         parser.add_argument("--hostname", help="name in the greeting (default: this host's)")
         parser.add_argument("--tls-cert", help="certificate file, to offer STARTTLS")
         parser.add_argument("--tls-key", help="its private key")
+        parser.add_argument(
+            "--workers", type=int, default=1, help="processes sharing the port (one per core)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         tls = None
@@ -29,4 +32,10 @@ class Command(BaseCommand):
             tls.load_cert_chain(options["tls_cert"], options["tls_key"])
         self.stdout.write(f"SMTP server on {options['host']}:{options['port']} (Ctrl+C stops it)")
         with contextlib.suppress(KeyboardInterrupt):
-            serve(options["host"], options["port"], hostname=options["hostname"], tls=tls)
+            serve(
+                options["host"],
+                options["port"],
+                hostname=options["hostname"],
+                tls=tls,
+                workers=options["workers"],
+            )

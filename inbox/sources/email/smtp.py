@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import defaultdict, deque
@@ -139,17 +140,53 @@ def smtp_protocol(handler: InboxHandler, *, hostname: str | None = None, tls: An
     )
 
 
-def serve(host: str, port: int, *, hostname: str | None = None, tls: Any = None) -> None:
-    """Run the server until interrupted."""
+def serve(
+    host: str, port: int, *, hostname: str | None = None, tls: Any = None, workers: int = 1
+) -> None:
+    """Run the server until interrupted; `workers` processes share the port (SO_REUSEPORT,
+    the kernel spreads connections), since one Python process parses about a core's worth
+    of SMTP."""
+    import os
+    import signal
+
+    from django.db import connections
+
+    connections.close_all()  # no connection crosses a fork
+    parent = os.getpid()
+    children: list[int] = []
+    for _ in range(max(1, workers) - 1):
+        pid = os.fork()
+        if pid == 0:
+            children = []
+            break
+        children.append(pid)
     handler = InboxHandler()
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
         server = await loop.create_server(
-            lambda: smtp_protocol(handler, hostname=hostname, tls=tls), host=host, port=port
+            lambda: smtp_protocol(handler, hostname=hostname, tls=tls),
+            host=host,
+            port=port,
+            reuse_port=workers > 1,
         )
-        logger.info("SMTP server listening on %s:%s", host, port)
-        async with server:
-            await server.serve_forever()
+        stopped = asyncio.Event()
+        loop.add_signal_handler(signal.SIGTERM, stopped.set)
+        logger.info("SMTP server listening on %s:%s (pid %s)", host, port, os.getpid())
 
-    asyncio.run(main())
+        async def orphaned() -> None:  # a worker stops when the main process is gone
+            while os.getpid() == parent or os.getppid() == parent:
+                await asyncio.sleep(1)
+            stopped.set()
+
+        watchdog = asyncio.create_task(orphaned())
+        async with server:
+            await stopped.wait()
+        watchdog.cancel()
+
+    try:
+        asyncio.run(main())
+    finally:
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
