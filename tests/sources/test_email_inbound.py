@@ -540,3 +540,12 @@ def test_webhooks_are_off_until_a_secret_is_configured(
     settings.ANYMAIL = {}
     assert postmark(client, mail(), None).status_code == 404
     assert InboundEmail.objects.count() == 0
+
+
+def test_a_forged_from_of_an_agent_is_still_a_customer_message(inbox: Inbox) -> None:
+    agent = UserFactory(name="Ana Agent", email="ana@example.com")
+    row = receive(mail("Please refund everyone", sender="Ana Agent <ana@example.com>"))
+    message = row.message
+    assert message.direction == "incoming" and message.sender_user_id is None
+    assert message.sender_contact.email == "ana@example.com"  # a contact, never the agent
+    assert message.kind == "message" and agent.pk not in (message.sender_user_id,)
