@@ -215,9 +215,11 @@ def receive_inbound_message(
             conversation.save()
             if new:
                 conversation_changed(conversation, kind="conversation.created")
-            message_created(message, attachments=stored)
-            if not new:
-                conversation_changed(conversation, changes=changes)
+                message_created(message, attachments=stored)
+            else:
+                message_created(
+                    message, attachments=stored, conversation=conversation, changes=changes
+                )
     except IntegrityError:
         # Stored before (a redelivery), or two deliveries of it raced and the other won.
         redelivery = _stored_redelivery(inbox, external_id) if external_id else None
@@ -285,8 +287,12 @@ def send_reply(
         conversation.first_response_at = conversation.first_response_at or now
         conversation.last_message_preview = _preview(text) or "(attachment)"
         conversation.save()
-        message_created(message, attachments=stored)
-        conversation_changed(conversation, changes=["last_activity_at", "waiting_since"])
+        message_created(
+            message,
+            attachments=stored,
+            conversation=conversation,
+            changes=["last_activity_at", "waiting_since"],
+        )
         message_id = message.pk
         transaction.on_commit(lambda: _deliver(message_id))
     return message
@@ -350,8 +356,9 @@ def add_note(*, conversation: Conversation, author: User, text: str) -> Message:
         )
         conversation.last_activity_at = message.created_at
         conversation.save(update_fields=["last_activity_at", "updated_at"])
-        message_created(message, attachments=[])
-        conversation_changed(conversation, changes=["last_activity_at"])
+        message_created(
+            message, attachments=[], conversation=conversation, changes=["last_activity_at"]
+        )
     return message
 
 

@@ -59,7 +59,7 @@ function onMessageEvent(m, created) {
   const customer = m.direction === "incoming" && m.kind === "message";
   const isOpen = m.conversation_id === state.openId;
   if (created && customer) {
-    // API data newer than this event already counts it (its conversation.updated follows it).
+    // API data newer than this event already counts it (the conversation state follows).
     const counted = c && (c.last_incoming_message_id || 0) >= m.id;
     if (!(isOpen && tabVisible()) && !counted) {
       if (c) { c.unread_count = (c.unread_count || 0) + 1; updateRow(c.id); }
@@ -110,6 +110,8 @@ export function applyEvent(frame) {
     case "message.created":
     case "message.updated":
       if (payload.message) onMessageEvent(payload.message, frame.kind === "message.created");
+      // A new message carries its conversation's new state (no separate conversation.updated).
+      if (payload.conversation) onConversationEvent(payload.conversation, payload.changes || []);
       break;
     case "contact.updated":
     case "contact.merged":
