@@ -104,11 +104,13 @@ class RawEmailView(APIView):
         row = InboundEmail.objects.filter(pk=raw_id, inbox_id=message.inbox_id).first()
         if row is None:
             raise NotFound()
-        response = FileResponse(
-            row.raw.open("rb"),
-            as_attachment=True,
-            filename=f"message-{message.pk}.eml",
-            content_type="message/rfc822",
-        )
-        response["X-Content-Type-Options"] = "nosniff"
-        return response
+        return raw_email_response(row, f"message-{message.pk}.eml")
+
+
+def raw_email_response(row: Any, filename: str) -> FileResponse:
+    """A stored email as received, as a download the browser will not render."""
+    response = FileResponse(
+        row.raw.open("rb"), as_attachment=True, filename=filename, content_type="message/rfc822"
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -8,7 +8,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -17,20 +17,16 @@ from accounts.models import Team, User
 from accounts.origin import Origin
 from accounts.permissions import admin_required
 from inbox import actions
+from inbox.api.files import raw_email_response
 from inbox.models import InboundEmail, Inbox, Label
 from inbox.sources.email.webhooks import webhooks_enabled
 
 NEW_SECRETS_KEY = "_new_inbox_secrets"
 
 
-class InboxForm(forms.Form):
-    name = forms.CharField(max_length=100)
-    callback_url = forms.URLField(
-        label="Callback URL",
-        required=False,
-        assume_scheme="https",
-        help_text="Agents' replies are POSTed here, signed (see docs/sources/api.md).",
-    )
+class InboxAccessForm(forms.Form):
+    """Who sees an inbox: the fields every kind of inbox form ends with."""
+
     members = IdMultipleChoiceField(
         queryset=User.objects.filter(is_active=True),
         required=False,
@@ -43,6 +39,17 @@ class InboxForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         label="Teams who see this inbox",
     )
+
+
+class InboxForm(InboxAccessForm):
+    name = forms.CharField(max_length=100)
+    callback_url = forms.URLField(
+        label="Callback URL",
+        required=False,
+        assume_scheme="https",
+        help_text="Agents' replies are POSTed here, signed (see docs/sources/api.md).",
+    )
+    field_order = ["name", "callback_url", "members", "teams"]
 
 
 class LabelForm(forms.Form):
@@ -231,14 +238,7 @@ def failed_email_reprocess(request: HttpRequest, email_id: int | None = None) ->
 @admin_required
 def failed_email_raw(request: HttpRequest, email_id: int) -> HttpResponse:
     row = get_object_or_404(InboundEmail, pk=email_id)
-    response = FileResponse(
-        row.raw.open("rb"),
-        as_attachment=True,
-        filename=f"email-{row.pk}.eml",
-        content_type="message/rfc822",
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    return response  # type: ignore[return-value]  # a streaming HttpResponseBase
+    return raw_email_response(row, f"email-{row.pk}.eml")  # type: ignore[return-value]
 
 
 @admin_required
@@ -266,7 +266,7 @@ SECURITY_CHOICES = [
 ]
 
 
-class EmailInboxForm(forms.Form):
+class EmailInboxForm(InboxAccessForm):
     name = forms.CharField(max_length=100)
     address = forms.EmailField(
         help_text="The address customers write to, e.g. support@example.com."
@@ -313,18 +313,6 @@ class EmailInboxForm(forms.Form):
         required=False,
         widget=forms.PasswordInput(render_value=False),
         help_text="Leave empty to keep the current one.",
-    )
-    members = IdMultipleChoiceField(
-        queryset=User.objects.filter(is_active=True),
-        required=False,
-        widget=forms.CheckboxSelectMultiple,
-        label="Agents who see this inbox",
-    )
-    teams = IdMultipleChoiceField(
-        queryset=Team.objects.all(),
-        required=False,
-        widget=forms.CheckboxSelectMultiple,
-        label="Teams who see this inbox",
     )
 
     def inbox_settings(self) -> dict[str, Any]:

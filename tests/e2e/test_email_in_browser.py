@@ -13,9 +13,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from playwright.sync_api import expect
 
+from accounts.models import User
 from accounts.origin import SYSTEM
 from inbox import actions
-from inbox.models import InboundEmail, Message
+from inbox.models import InboundEmail, Inbox, Message
 from inbox.sources.email.inbound import process_inbound_email, store_inbound_email
 from tests.e2e.conftest import ARTIFACTS, in_thread
 from tests.factories import AdminFactory, UserFactory
@@ -52,6 +53,20 @@ def tracker() -> Iterator[tuple[str, list[str]]]:
         server.shutdown()
 
 
+def email_inbox_with_agent() -> tuple[Inbox, User]:
+    agent = UserFactory(name="Ana Lima")
+    inbox = in_thread(
+        actions.create_inbox,
+        name="Support mail",
+        kind="email",
+        actor=AdminFactory(),
+        origin=SYSTEM,
+        settings={"address": "support@example.com"},
+        members=[agent],
+    )
+    return inbox, agent
+
+
 def email_with_html(tracker_url: str) -> bytes:
     photo = base64.b64encode(PIXEL).decode()
     return f"""Message-ID: <browser-1@example.net>
@@ -82,16 +97,7 @@ Content-Disposition: inline; filename="photo.png"
 def test_an_email_reads_safely_in_the_thread(asgi_page, asgi_media, settings, tracker) -> None:
     settings.MEDIA_ROOT = asgi_media  # the server serves the attachments stored here
     tracker_url, hits = tracker
-    agent = UserFactory(name="Ana Lima")
-    in_thread(
-        actions.create_inbox,
-        name="Support mail",
-        kind="email",
-        actor=AdminFactory(),
-        origin=SYSTEM,
-        settings={"address": "support@example.com"},
-        members=[agent],
-    )
+    _, agent = email_inbox_with_agent()
     page = asgi_page(agent)
     page.goto("/inbox/")
     expect(page.locator("#conn-state")).to_have_attribute("data-state", "live")
@@ -151,16 +157,7 @@ def test_an_email_reads_safely_in_the_thread(asgi_page, asgi_media, settings, tr
 
 def test_an_agent_starts_an_email_conversation(asgi_page, asgi_media, settings) -> None:
     settings.MEDIA_ROOT = asgi_media
-    agent = UserFactory(name="Ana Lima")
-    inbox = in_thread(
-        actions.create_inbox,
-        name="Support mail",
-        kind="email",
-        actor=AdminFactory(),
-        origin=SYSTEM,
-        settings={"address": "support@example.com"},
-        members=[agent],
-    )
+    inbox, agent = email_inbox_with_agent()
     page = asgi_page(agent)
     page.goto("/inbox/")
     expect(page.locator("#conn-state")).to_have_attribute("data-state", "live")
@@ -186,16 +183,7 @@ def test_an_agent_starts_an_email_conversation(asgi_page, asgi_media, settings) 
 
 def test_the_composer_offers_the_thread_cc(asgi_page, asgi_media, settings) -> None:
     settings.MEDIA_ROOT = asgi_media
-    agent = UserFactory(name="Ana Lima")
-    in_thread(
-        actions.create_inbox,
-        name="Support mail",
-        kind="email",
-        actor=AdminFactory(),
-        origin=SYSTEM,
-        settings={"address": "support@example.com"},
-        members=[agent],
-    )
+    _, agent = email_inbox_with_agent()
     raw = (
         b"From: Ann <ann@example.net>\r\nTo: support@example.com\r\nCc: Bo <bo@example.org>\r\n"
         b"Subject: Team question\r\nMessage-ID: <cc-1@example.net>\r\n\r\nHello all\r\n"
