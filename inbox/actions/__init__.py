@@ -3,6 +3,12 @@ runs in one `writing()` transaction that appends its events, published after com
 Callers have checked that the actor may see the inbox; what else is checked is in the
 docstrings. Refusals raise `InboxError` with a message safe to show."""
 
+from inbox.actions.canned import (
+    create_canned_reply,
+    delete_canned_reply,
+    record_canned_use,
+    update_canned_reply,
+)
 from inbox.actions.contacts import (
     IdentityInput,
     find_or_create_contact,
@@ -47,13 +53,16 @@ __all__ = [
     "add_note",
     "assign",
     "assign_team",
+    "create_canned_reply",
     "create_inbox",
     "create_label",
+    "delete_canned_reply",
     "delete_label",
     "find_or_create_contact",
     "mark_read",
     "merge_contacts",
     "receive_inbound_message",
+    "record_canned_use",
     "record_delivery_attempt",
     "reopen_if_snooze_due",
     "retry_delivery",
@@ -64,6 +73,7 @@ __all__ = [
     "set_priority",
     "set_status",
     "start_conversation",
+    "update_canned_reply",
     "update_contact",
     "update_inbox",
     "update_label",

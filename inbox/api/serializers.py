@@ -91,3 +91,23 @@ class LabelWrite(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=50, required=False)
     color = serializers.CharField(max_length=7, required=False)
     description = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+
+class CannedReplyWrite(serializers.Serializer[Any]):
+    title = serializers.CharField(max_length=200)
+    shortcode = serializers.SlugField(max_length=50)
+    body = serializers.CharField(max_length=20000, trim_whitespace=False)
+    scope = serializers.ChoiceField(choices=["everyone", "team", "personal"], default="everyone")
+    team = _id(required=False, allow_null=True, default=None)
+    inbox = _id(required=False, allow_null=True, default=None)
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=50), max_length=20, required=False, default=list
+    )
+    examples = serializers.ListField(
+        child=serializers.CharField(max_length=500), max_length=50, required=False, default=list
+    )
+    language = serializers.CharField(max_length=8, required=False, allow_blank=True, default="")
+
+
+class CannedReplyUse(serializers.Serializer[Any]):
+    conversation = _id()

@@ -8,6 +8,7 @@ router.register("conversations", views.ConversationViewSet, basename="conversati
 router.register("contacts", views.ContactViewSet, basename="contact")
 router.register("inboxes", views.InboxViewSet, basename="inbox")
 router.register("labels", views.LabelViewSet, basename="label")
+router.register("canned-replies", views.CannedReplyViewSet, basename="canned-reply")
 
 urlpatterns = [
     path("agents/", views.AgentListView.as_view(), name="agents"),

@@ -20,10 +20,10 @@ from rest_framework.views import APIView
 from accounts.models import Team, User
 from accounts.origin import Origin
 from accounts.permissions import is_admin
-from inbox import actions
+from inbox import actions, canned
 from inbox.api import serializers as s
 from inbox.api.files import PayloadTooLarge, uploaded_attachments
-from inbox.models import Contact, Conversation, Inbox, Label, Message
+from inbox.models import CannedReply, Contact, Conversation, Inbox, Label, Message
 from inbox.payloads import (
     CONVERSATION_PREFETCH,
     CONVERSATION_SELECT,
@@ -38,6 +38,7 @@ from inbox.payloads import (
 from inbox.presence import online_user_ids
 from inbox.queries import conversations as q
 from inbox.queries.access import can_see_inbox, visible_contacts, visible_inboxes
+from inbox.queries.canned import visible_canned_replies
 
 PAGE_SIZE = 25
 MAX_PAGE_SIZE = 100
@@ -59,8 +60,8 @@ def _pk(value: Any) -> int:
     return number
 
 
-def _valid(serializer_class: type, data: Any) -> dict[str, Any]:
-    serializer = serializer_class(data=data)
+def _valid(serializer_class: type, data: Any, *, partial: bool = False) -> dict[str, Any]:
+    serializer = serializer_class(data=data, partial=partial)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
 
@@ -558,3 +559,102 @@ class RetryDeliveryView(APIView):
         except actions.InboxError as exc:
             raise _refuse(exc) from exc
         return Response(message_json(message.pk))
+
+
+def canned_json(reply: CannedReply) -> dict[str, Any]:
+    return {
+        "id": reply.pk,
+        "title": reply.title,
+        "shortcode": reply.shortcode,
+        "body": reply.body,
+        "scope": reply.scope,
+        "team": {"id": reply.team.pk, "name": reply.team.name} if reply.team else None,
+        "owner_id": reply.owner_id,
+        "inbox_id": reply.inbox_id,
+        "tags": reply.tags,
+        "examples": reply.examples,
+        "language": reply.language,
+        "usage_count": reply.usage_count,
+        "updated_at": reply.updated_at.isoformat(),
+    }
+
+
+class CannedReplyViewSet(viewsets.ViewSet):
+    """Canned replies you can use; admins share them, everyone keeps personal ones."""
+
+    queryset = CannedReply.objects.none()  # for the schema's path parameter type
+
+    def _get(self, request: Request, pk: Any) -> CannedReply:
+        reply = visible_canned_replies(_me(request)).filter(pk=_pk(pk)).first()
+        if reply is None:
+            raise NotFound()
+        return reply
+
+    @extend_schema(
+        operation_id="canned_replies_list",
+        parameters=[OpenApiParameter("q", str), OpenApiParameter("inbox", int)],
+        responses=OBJ,
+    )
+    def list(self, request: Request) -> Response:
+        inbox = request.query_params.get("inbox")
+        rows = visible_canned_replies(
+            _me(request),
+            inbox_id=_pk(inbox) if inbox else None,
+            search=request.query_params.get("q") or "",
+        )[:200]
+        return Response({"results": [canned_json(r) for r in rows]})
+
+    @extend_schema(responses=OBJ)
+    def retrieve(self, request: Request, pk: Any = None) -> Response:
+        return Response(canned_json(self._get(request, pk)))
+
+    @extend_schema(request=s.CannedReplyWrite, responses={201: OBJ})
+    def create(self, request: Request) -> Response:
+        data = _valid(s.CannedReplyWrite, request.data)
+        try:
+            reply = actions.create_canned_reply(actor=_me(request), **data)
+        except actions.InboxError as exc:
+            raise _refuse(exc) from exc
+        return Response(canned_json(reply), status=http.HTTP_201_CREATED)
+
+    @extend_schema(request=s.CannedReplyWrite, responses=OBJ)
+    def partial_update(self, request: Request, pk: Any = None) -> Response:
+        reply = self._get(request, pk)
+        data = _valid(s.CannedReplyWrite, request.data, partial=True)
+        try:
+            reply = actions.update_canned_reply(reply=reply, actor=_me(request), **data)
+        except actions.InboxError as exc:
+            raise _refuse(exc) from exc
+        return Response(canned_json(reply))
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request: Request, pk: Any = None) -> Response:
+        reply = self._get(request, pk)
+        try:
+            actions.delete_canned_reply(reply=reply, actor=_me(request))
+        except actions.InboxError as exc:
+            raise _refuse(exc) from exc
+        return Response(status=http.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=s.CannedReplyUse, responses=OBJ)
+    @action(detail=True, methods=["post"])
+    def use(self, request: Request, pk: Any = None) -> Response:
+        """The reply rendered for a conversation (variables filled), counted as used."""
+        reply = self._get(request, pk)
+        data = _valid(s.CannedReplyUse, request.data)
+        try:
+            conversation = q.get_conversation(_me(request), data["conversation"])
+        except Conversation.DoesNotExist:
+            raise ValidationError({"conversation": ["No such conversation."]}) from None
+        filled = canned.values(
+            contact=conversation.contact,
+            agent=_me(request),
+            inbox=conversation.inbox,
+            conversation=conversation,
+        )
+        try:
+            text = canned.render(reply.body, filled)
+        except canned.VariableError as exc:
+            raise ValidationError({"body": [str(exc)]}) from exc
+        actions.record_canned_use(reply=reply)
+        return Response({"text": text, "canned_reply": canned_json(reply)})

@@ -1,5 +1,6 @@
 """The inbox domain. Rows are written only by `inbox.actions`."""
 
+from inbox.models.canned import CannedReply
 from inbox.models.contacts import Contact, ContactIdentity
 from inbox.models.conversations import Conversation, ConversationTally, Label, ReadPosition
 from inbox.models.email import ImapState, InboundEmail, InboxAddress
@@ -9,6 +10,7 @@ from inbox.models.messages import Attachment, Message
 
 __all__ = [
     "Attachment",
+    "CannedReply",
     "Contact",
     "ContactIdentity",
     "Conversation",
