@@ -498,3 +498,28 @@ def test_desktop_notifications_for_my_conversations_when_the_tab_is_hidden(
     page.evaluate("window.__notes[1].onclick()")
     expect(page.locator("#thread-contact")).to_have_text("Casey Customer")
     expect(page).to_have_url(re.compile(f"#conversation-{first.pk}$"))
+
+
+def test_a_canned_reply_is_found_with_slash_and_filled_in(asgi_page, team_setup) -> None:
+    ben, inbox = team_setup["ben"], team_setup["inbox"]
+    in_thread(
+        actions.create_canned_reply,
+        actor=team_setup["admin"],
+        title="Return label",
+        shortcode="return-label",
+        body="Hi {{contact.first_name|there}}, here is your return label.\n{{agent.first_name}}",
+    )
+    customer_writes(inbox, "How do I send it back?", name="Casey Customer")
+    page = asgi_page(ben)
+    open_inbox(page)
+    page.get_by_role("button", name=re.compile("^Unassigned")).click()
+    row(page, "Casey Customer").click()
+    composer = page.locator("#composer-text")
+    composer.click()
+    composer.type("Sure! /rtl")
+    menu = page.get_by_role("listbox", name="Canned replies")
+    expect(menu.get_by_role("option")).to_have_count(1)
+    expect(menu.get_by_role("option").first).to_contain_text("/return-label")
+    page.keyboard.press("Enter")
+    expect(composer).to_have_value("Sure! Hi Casey, here is your return label.\nBen")
+    expect(menu).to_be_hidden()

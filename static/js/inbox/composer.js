@@ -5,6 +5,7 @@ import { api, serial } from "./api.js";
 import { sendFrame } from "./socket.js";
 import { ME, state } from "./state.js";
 import { addMessageToThread, maxMessageId, msgEls, scroller, scrollToBottom } from "./thread.js";
+import { initCanned, onCannedInput, onCannedKey } from "./canned.js";
 
 export const textarea = $("composer-text");
 let composerMode = "message";
@@ -68,7 +69,7 @@ export function setMode(mode) {
   setPressed(".mode-btn", "mode", composerMode);
   const note = composerMode === "note";
   $("composer-label").textContent = note ? "Private note, only your team sees it" : "Reply to the customer";
-  textarea.placeholder = note ? "Write a private note — only your team sees it…" : "Write a reply…";
+  textarea.placeholder = note ? "Write a private note — only your team sees it…" : "Write a reply… (/ for canned replies)";
   $("composer-send").textContent = note ? "Add note" : "Send";
   if (note) $("stale").hidden = true;
   renderCc();
@@ -196,7 +197,10 @@ export function initComposer() {
   $("stale-send").addEventListener("click", () => send(true));
   $("stale-review").addEventListener("click", review);
   textarea.addEventListener("input", onComposerInput);
+  textarea.addEventListener("input", () => onCannedInput(textarea));
+  initCanned(textarea);
   textarea.addEventListener("keydown", (e) => {
+    if (onCannedKey(textarea, e)) return;
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); send(false); }
     else if (e.key === "Escape") { e.preventDefault(); textarea.blur(); scroller.focus(); }
   });
