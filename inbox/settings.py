@@ -298,21 +298,12 @@ EMAIL_HOST_USER = env("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
-# Provider webhooks for inbound email (docs/sources/email.md): off until a secret is set.
-ANYMAIL = {
-    key: value
-    for key, value in {
-        "WEBHOOK_SECRET": env("ANYMAIL_WEBHOOK_SECRET"),  # "user:password" (basic auth)
-        "MAILGUN_WEBHOOK_SIGNING_KEY": env("MAILGUN_WEBHOOK_SIGNING_KEY"),
-        "POSTMARK_SERVER_TOKEN": env("POSTMARK_SERVER_TOKEN"),
-        "SENDGRID_API_KEY": env("SENDGRID_API_KEY"),
-        "MAILGUN_API_KEY": env("MAILGUN_API_KEY"),
-    }.items()
-    if value
-}
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Parley <no-reply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # ESP credentials for django-anymail when EMAIL_BACKEND is an anymail backend.
+# django-anymail: every ANYMAIL_<NAME> variable becomes ANYMAIL[<NAME>], e.g.
+# ANYMAIL_WEBHOOK_SECRET (provider webhooks are off until it is set: docs/sources/email.md),
+# ANYMAIL_MAILGUN_WEBHOOK_SIGNING_KEY, ANYMAIL_POSTMARK_SERVER_TOKEN.
 ANYMAIL = {
     key.removeprefix("ANYMAIL_"): value
     for key, value in os.environ.items()

@@ -32,6 +32,10 @@ urlpatterns = [
         name="failed_email_reprocess",
     ),
     path("email/<int:email_id>/raw/", views.failed_email_raw, name="failed_email_raw"),
+    path("canned-replies/", views.canned_list, name="canned_list"),
+    path("canned-replies/<int:reply_id>/", views.canned_edit, name="canned_edit"),
+    path("canned-replies/export/", views.canned_export, name="canned_export"),
+    path("canned-replies/import/", views.canned_import, name="canned_import"),
     path("labels/", views.label_list, name="label_list"),
     path("labels/<int:label_id>/", views.label_edit, name="label_edit"),
 ]

@@ -69,7 +69,9 @@ def inbox_list(request: HttpRequest) -> HttpResponse:
     inboxes = (
         Inbox.objects.select_related("imap").prefetch_related("members", "teams").order_by("name")
     )
-    failed = InboundEmail.objects.filter(status=InboundEmail.Status.FAILED).count()
+    from inbox.sources.email.inbound import needs_attention
+
+    failed = needs_attention().count()
     return render(
         request,
         "web/settings/inbox_list.html",
@@ -208,18 +210,18 @@ def label_edit(request: HttpRequest, label_id: int) -> HttpResponse:
 
 @admin_required
 def failed_email_list(request: HttpRequest) -> HttpResponse:
-    rows = InboundEmail.objects.select_related("inbox").filter(status=InboundEmail.Status.FAILED)[
-        :200
-    ]
+    from inbox.sources.email.inbound import needs_attention
+
+    rows = needs_attention().select_related("inbox")[:200]
     return render(request, "web/settings/failed_email_list.html", {"rows": rows, "nav": "inboxes"})
 
 
 @admin_required
 @require_POST
 def failed_email_reprocess(request: HttpRequest, email_id: int | None = None) -> HttpResponse:
-    from inbox.sources.email.inbound import reprocess_inbound_email
+    from inbox.sources.email.inbound import needs_attention, reprocess_inbound_email
 
-    rows = InboundEmail.objects.select_related("inbox").filter(status=InboundEmail.Status.FAILED)
+    rows = needs_attention().select_related("inbox")
     if email_id is not None:
         rows = rows.filter(pk=email_id)
     done = failed = 0
@@ -493,3 +495,189 @@ def email_inbox_test_send(request: HttpRequest, inbox_id: int) -> HttpResponse:
     else:
         messages.success(request, f"Test email sent to {user.email}.")
     return redirect("inbox_settings:email_inbox_edit", inbox_id=inbox.pk)
+
+
+# --- Canned replies ----------------------------------------------------------------------------
+
+
+class CannedReplyForm(forms.Form):
+    title = forms.CharField(max_length=200)
+    shortcode = forms.SlugField(max_length=50, help_text="Agents type / and this in the composer.")
+    body = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 8}),
+        help_text=(
+            "Variables: {{contact.first_name|there}}, {{contact.name}}, {{contact.email}}, "
+            "{{agent.first_name}}, {{agent.name}}, {{inbox.name}}, {{conversation.number}}, "
+            "{{contact.custom.<key>}}. After | comes the fallback."
+        ),
+    )
+    scope = forms.ChoiceField(choices=[("everyone", "Everyone"), ("team", "A team")])
+    team = forms.ModelChoiceField(queryset=Team.objects.all(), required=False)
+    inbox = forms.ModelChoiceField(
+        queryset=Inbox.objects.all(), required=False, help_text="Offer it in this inbox only."
+    )
+    tags = forms.CharField(required=False, help_text="Separated by commas.")
+    examples = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Customer questions this reply answers, one per line.",
+    )
+    language = forms.CharField(max_length=8, required=False, help_text="e.g. en, fr.")
+
+    def fields_for_action(self) -> dict[str, Any]:
+        data = dict(self.cleaned_data)
+        data["tags"] = [t.strip() for t in data["tags"].split(",") if t.strip()]
+        data["examples"] = [e.strip() for e in data["examples"].splitlines() if e.strip()]
+        return data
+
+
+def _canned_initial(reply: Any) -> dict[str, Any]:
+    return {
+        "title": reply.title,
+        "shortcode": reply.shortcode,
+        "body": reply.body,
+        "scope": reply.scope,
+        "team": reply.team_id,
+        "inbox": reply.inbox_id,
+        "tags": ", ".join(reply.tags),
+        "examples": "\n".join(reply.examples),
+        "language": reply.language,
+    }
+
+
+@admin_required
+def canned_list(request: HttpRequest) -> HttpResponse:
+    from inbox.models import CannedReply
+
+    search = (request.GET.get("q") or "").strip()
+    rows = CannedReply.objects.exclude(scope=CannedReply.Scope.PERSONAL).select_related(
+        "team", "inbox"
+    )
+    if search:
+        rows = rows.filter(title__icontains=search) | rows.filter(shortcode__icontains=search)
+    form = CannedReplyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            actions.create_canned_reply(actor=request.user, **form.fields_for_action())  # type: ignore[arg-type]
+        except actions.InboxError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            messages.success(request, "Canned reply saved.")
+            return redirect("inbox_settings:canned_list")
+    return render(
+        request,
+        "web/settings/canned_list.html",
+        {"rows": rows.order_by("title")[:500], "form": form, "search": search, "nav": "canned"},
+    )
+
+
+@admin_required
+def canned_edit(request: HttpRequest, reply_id: int) -> HttpResponse:
+    from inbox.models import CannedReply
+
+    reply = get_object_or_404(CannedReply.objects.exclude(scope="personal"), pk=reply_id)
+    form = CannedReplyForm(request.POST or None, initial=_canned_initial(reply))
+    if request.method == "POST" and "delete" in request.POST:
+        actions.delete_canned_reply(reply=reply, actor=request.user)  # type: ignore[arg-type]
+        messages.success(request, f"“{reply.title}” deleted.")
+        return redirect("inbox_settings:canned_list")
+    if request.method == "POST" and form.is_valid():
+        try:
+            actions.update_canned_reply(
+                reply=reply,
+                actor=request.user,  # type: ignore[arg-type]
+                **form.fields_for_action(),
+            )
+        except actions.InboxError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            messages.success(request, "Canned reply saved.")
+            return redirect("inbox_settings:canned_list")
+    return render(
+        request, "web/settings/canned_form.html", {"form": form, "reply": reply, "nav": "canned"}
+    )
+
+
+@admin_required
+def canned_export(request: HttpRequest) -> HttpResponse:
+    import json
+
+    from inbox.models import CannedReply
+
+    rows = CannedReply.objects.exclude(scope="personal").select_related("team", "inbox")
+    data = [
+        {
+            "title": r.title,
+            "shortcode": r.shortcode,
+            "body": r.body,
+            "scope": r.scope,
+            "team": r.team.name if r.team else None,
+            "inbox": r.inbox.name if r.inbox else None,
+            "tags": r.tags,
+            "examples": r.examples,
+            "language": r.language,
+        }
+        for r in rows.order_by("title")
+    ]
+    response = HttpResponse(
+        json.dumps(data, ensure_ascii=False, indent=2), content_type="application/json"
+    )
+    response["Content-Disposition"] = 'attachment; filename="canned-replies.json"'
+    return response
+
+
+@admin_required
+@require_POST
+def canned_import(request: HttpRequest) -> HttpResponse:
+    """Import a JSON export: new shortcodes are added, existing ones updated; each reply is
+    checked like one typed in the form, and refused ones are named."""
+    import json
+
+    from inbox.models import CannedReply
+
+    upload = request.FILES.get("file")
+    try:
+        items = json.loads(upload.read().decode("utf-8")) if upload else None
+        if not isinstance(items, list):
+            raise ValueError("expected a list of replies")
+    except (ValueError, UnicodeDecodeError) as exc:
+        messages.error(request, f"That file is not a canned replies export: {exc}")
+        return redirect("inbox_settings:canned_list")
+    added = updated = 0
+    refused = []
+    for item in items[:2000]:
+        if not isinstance(item, dict):
+            continue
+        fields = {
+            "title": str(item.get("title") or ""),
+            "shortcode": str(item.get("shortcode") or ""),
+            "body": str(item.get("body") or ""),
+            "scope": "team" if item.get("team") else "everyone",
+            "team": Team.objects.filter(name=item.get("team")).first()
+            if item.get("team")
+            else None,
+            "inbox": Inbox.objects.filter(name=item.get("inbox")).first()
+            if item.get("inbox")
+            else None,
+            "tags": list(item.get("tags") or []),
+            "examples": list(item.get("examples") or []),
+            "language": str(item.get("language") or "")[:8],
+        }
+        existing = (
+            CannedReply.objects.exclude(scope="personal")
+            .filter(shortcode=fields["shortcode"])
+            .first()
+        )
+        try:
+            if existing:
+                actions.update_canned_reply(reply=existing, actor=request.user, **fields)  # type: ignore[arg-type]
+                updated += 1
+            else:
+                actions.create_canned_reply(actor=request.user, **fields)  # type: ignore[arg-type]
+                added += 1
+        except actions.InboxError as exc:
+            refused.append(f"/{fields['shortcode'] or '?'}: {exc.message}")
+    messages.success(request, f"Imported: {added} added, {updated} updated.")
+    if refused:
+        messages.error(request, "Not imported: " + "; ".join(refused[:10]))
+    return redirect("inbox_settings:canned_list")

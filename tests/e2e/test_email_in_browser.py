@@ -134,6 +134,10 @@ def test_an_email_reads_safely_in_the_thread(asgi_page, asgi_media, settings, tr
     )
     assert hits == []  # the tracker was not fetched
     assert page.title() != "pwned"
+    frame_title = page.evaluate(
+        "document.querySelector('iframe.email-frame').contentDocument.title"
+    )
+    assert frame_title != "pwned"  # no script ran inside the frame either
 
     page.get_by_role("button", name="Show quoted text").click()
     expect(page.frame_locator("iframe.email-frame").locator("body")).to_contain_text(
@@ -198,13 +202,13 @@ def test_the_composer_offers_the_thread_cc(asgi_page, asgi_media, settings) -> N
     page.get_by_role("button", name=re.compile("^Unassigned")).click()
     page.locator("#conv-list .conv").filter(has_text="Ann").click()
     cc = page.get_by_role("group", name="Cc")
-    expect(cc.get_by_label("Bo <bo@example.org>")).to_be_checked()
+    expect(cc.get_by_label("Bo <bo@example.org>")).not_to_be_checked()  # offered, not chosen
     page.get_by_role("button", name="Private note").click()
     expect(cc).to_be_hidden()  # notes are not emailed
     page.get_by_role("button", name="Reply").click()
-    cc.get_by_label("Bo <bo@example.org>").uncheck()
-    page.locator("#composer-text").fill("Answering only Ann")
+    cc.get_by_label("Bo <bo@example.org>").check()
+    page.locator("#composer-text").fill("Answering Ann and Bo")
     page.keyboard.press("Control+Enter")
-    expect(page.locator("#messages")).to_contain_text("Answering only Ann")
+    expect(page.locator("#messages")).to_contain_text("Answering Ann and Bo")
     reply = Message.objects.get(direction="outgoing", kind="message")
-    assert reply.data.get("cc", []) == []
+    assert reply.data["cc"] == ["Bo <bo@example.org>"]

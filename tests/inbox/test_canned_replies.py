@@ -121,3 +121,48 @@ def test_using_a_reply_fills_it_for_the_conversation(
         f"/api/v1/canned-replies/{reply['id']}/use/", {"conversation": elsewhere.pk}, format="json"
     )
     assert denied.status_code == 400
+
+
+def test_admin_pages_create_edit_export_and_import(admin_web, agent_web) -> None:
+    import io
+    import json
+
+    assert agent_web.get("/settings/canned-replies/").status_code in (302, 403)
+    form = {
+        "title": "Return label",
+        "shortcode": "return-label",
+        "body": "Hi {{contact.first_name|there}}",
+        "scope": "everyone",
+        "tags": "returns, shipping",
+        "examples": "how do I send it back\nreturn my order",
+    }
+    bad = admin_web.post("/settings/canned-replies/", {**form, "body": "Hi {{contact.age}}"})
+    assert "Unknown variable {{contact.age}}" in bad.content.decode()
+    assert admin_web.post("/settings/canned-replies/", form).status_code == 302
+    reply = CannedReply.objects.get()
+    assert reply.tags == ["returns", "shipping"] and len(reply.examples) == 2
+    page = admin_web.get("/settings/canned-replies/?q=return").content.decode()
+    assert "/return-label" in page
+
+    admin_web.post(f"/settings/canned-replies/{reply.pk}/", {**form, "title": "Return label (EU)"})
+    reply.refresh_from_db()
+    assert reply.title == "Return label (EU)"
+
+    exported = json.loads(admin_web.get("/settings/canned-replies/export/").content)
+    assert exported[0]["shortcode"] == "return-label"
+    exported[0]["title"] = "Return label v2"
+    exported.append({"title": "Broken", "shortcode": "broken", "body": "{{nope}}"})
+    exported.append({"title": "Hello", "shortcode": "hello", "body": "Hello {{contact.name}}"})
+    upload = io.BytesIO(json.dumps(exported).encode())
+    upload.name = "canned.json"
+    response = admin_web.post(
+        "/settings/canned-replies/import/", {"file": upload}, follow=True
+    ).content.decode()
+    assert "Imported: 1 added, 1 updated." in response
+    assert "/broken:" in response
+    assert sorted(CannedReply.objects.values_list("title", flat=True)) == [
+        "Hello",
+        "Return label v2",
+    ]
+    admin_web.post(f"/settings/canned-replies/{reply.pk}/", {**form, "delete": "1"})
+    assert not CannedReply.objects.filter(pk=reply.pk).exists()

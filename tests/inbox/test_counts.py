@@ -82,14 +82,22 @@ def test_counts_follow_every_kind_of_change(make_inbox, inbound) -> None:
     check()
 
 
-def test_a_failed_write_leaves_the_counts_alone(make_inbox, inbound) -> None:
+def test_a_failed_write_leaves_the_counts_alone(make_inbox, inbound, monkeypatch) -> None:
+    from inbox.actions import conversations
+
     agent = UserFactory()
     inbox = make_inbox(members=[agent])
     conversation = inbound(inbox, "hello").conversation
     before = conversation_counts(agent)
-    with pytest.raises(actions.InboxError):
-        actions.set_status(conversation=conversation, status="snoozed", actor=agent)  # no date
+
+    def broken(**kwargs):  # fails after the conversation was saved, inside the transaction
+        raise RuntimeError("the activity line could not be written")
+
+    monkeypatch.setattr(conversations, "add_activity", broken)
+    with pytest.raises(RuntimeError):
+        actions.set_status(conversation=conversation, status="resolved", actor=agent)
     assert conversation_counts(agent) == before == live_counts(agent, [inbox.pk])
+    assert conversation_counts(agent)["all"]["open"] == 1
 
 
 def test_recount_rebuilds_what_a_bulk_write_bypassed(make_inbox, inbound, capsys) -> None:

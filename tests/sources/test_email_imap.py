@@ -230,3 +230,10 @@ def test_admins_see_the_imap_state_and_can_check_now(
     response = admin_web.post(f"/settings/inboxes/{inbox.pk}/check-mail/", follow=True)
     assert "Support: 2 new email(s)." in response.content.decode()
     assert "checked 0\xa0minutes ago" in admin_web.get("/settings/inboxes/").content.decode()
+
+
+def test_fetch_answers_are_read_whatever_the_order_of_their_items() -> None:
+    from inbox.sources.email.imap import _messages
+
+    answer = [(b"1 (BODY[] {5}", b"hello"), b" UID 7)", (b"2 (UID 9 BODY[] {3}", b"abc"), b")"]
+    assert _messages(answer) == [(7, b"hello"), (9, b"abc")]

@@ -549,3 +549,26 @@ def test_a_forged_from_of_an_agent_is_still_a_customer_message(inbox: Inbox) -> 
     assert message.direction == "incoming" and message.sender_user_id is None
     assert message.sender_contact.email == "ana@example.com"  # a contact, never the agent
     assert message.kind == "message" and agent.pk not in (message.sender_user_id,)
+
+
+def test_a_reused_message_id_from_another_sender_is_not_dropped(inbox: Inbox) -> None:
+    first = receive(mail("Original", message_id="<same-id@forms.example>"))
+    other = receive(
+        mail("A different email", sender="bo@example.org", message_id="<same-id@forms.example>")
+    )
+    assert (first.status, other.status) == ("processed", "processed")
+    assert other.message != first.message and other.message.text == "A different email"
+
+
+def test_an_email_left_waiting_is_shown_to_admins(inbox: Inbox, admin_web) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    row = store_inbound_email(mail(), via="smtp", envelope_from="ann@example.net")
+    InboundEmail.objects.filter(pk=row.pk).update(received_at=timezone.now() - timedelta(hours=1))
+    page = admin_web.get("/settings/email/failed/").content.decode()
+    assert "is a worker running?" in page
+    admin_web.post(f"/settings/email/failed/{row.pk}/reprocess/")
+    row.refresh_from_db()
+    assert row.status == "processed"

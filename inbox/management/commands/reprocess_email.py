@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from inbox.models import InboundEmail
-from inbox.sources.email.inbound import reprocess_inbound_email
+from inbox.sources.email.inbound import needs_attention, reprocess_inbound_email
 
 
 class Command(BaseCommand):
@@ -13,12 +13,16 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("ids", nargs="*", type=int)
-        parser.add_argument("--failed", action="store_true", help="every failed email")
+        parser.add_argument(
+            "--failed",
+            action="store_true",
+            help="every failed email, and those still waiting 10 minutes after they arrived",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         rows = InboundEmail.objects.select_related("inbox").order_by("id")
         if options["failed"]:
-            rows = rows.filter(status=InboundEmail.Status.FAILED)
+            rows = rows.filter(pk__in=needs_attention().values("pk"))
         elif options["ids"]:
             rows = rows.filter(pk__in=options["ids"])
         else:

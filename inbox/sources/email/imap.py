@@ -158,7 +158,12 @@ def _poll(inbox: Inbox, state: ImapState) -> int:
             status, parts = client.uid("fetch", ",".join(map(str, batch)), "(UID BODY.PEEK[])")
             if status != "OK":
                 raise ImapFailed(f"The IMAP server refused to send messages: {parts!r}")
-            for uid, raw in _messages(parts):
+            fetched = dict(_messages(parts))
+            for uid in batch:
+                raw = fetched.get(uid)
+                if raw is None:
+                    # Never step over a message: the next round asks for it again.
+                    raise ImapFailed(f"The IMAP server did not send message UID {uid}.")
                 with transaction.atomic():
                     store_inbound_email(
                         raw, via=InboundEmail.Via.IMAP, inbox=inbox, refuse_oversized=False
@@ -173,10 +178,16 @@ def _poll(inbox: Inbox, state: ImapState) -> int:
 
 
 def _messages(parts: list[object]) -> list[tuple[int, bytes]]:
+    """(UID, message) pairs from a FETCH answer. The UID may come before the message
+    (inside the tuple imaplib makes) or after it (in the bytes that follow): servers may
+    order the items as they like."""
     found = []
-    for part in parts:
+    for index, part in enumerate(parts):
         if isinstance(part, tuple) and len(part) == 2 and isinstance(part[1], bytes):
             match = _UID.search(part[0] if isinstance(part[0], bytes) else b"")
+            following = parts[index + 1] if index + 1 < len(parts) else b""
+            if match is None and isinstance(following, bytes):
+                match = _UID.search(following)
             if match:
                 found.append((int(match.group(1)), part[1]))
     return sorted(found)

@@ -18,6 +18,7 @@ import logging
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -130,8 +131,9 @@ def store_inbound_email(
         _fsync(row)
         row.save()
         if row.status == InboundEmail.Status.PENDING:
-            row_id = row.pk
-            transaction.on_commit(lambda: _enqueue(row_id))
+            # In the same transaction (the task queue is a table): the email and its
+            # processing are committed together, never one without the other.
+            _enqueue(row.pk)
     return row
 
 
@@ -273,6 +275,10 @@ def receive_email(inbox: Inbox, parsed: ParsedEmail, row: InboundEmail) -> tuple
     else:
         thread = _find_thread(inbox, parsed, recipients, sender.address)
     message_id = parsed.message_id or f"<sha256.{row.sha256}@parley.no-message-id>"
+    if _reused_message_id(inbox, message_id, sender.address):
+        # Another sender (or we ourselves) used this Message-ID for a different email: not a
+        # duplicate of it. Kept under its own key so it is not dropped.
+        message_id = f"<sha256.{row.sha256}@parley.reused-message-id>"
     cc = [
         a.formatted()
         for a in [*parsed.to, *parsed.cc]
@@ -332,6 +338,23 @@ def receive_email(inbox: Inbox, parsed: ParsedEmail, row: InboundEmail) -> tuple
     return result.message, result.created
 
 
+def _reused_message_id(inbox: Inbox, message_id: str, sender: str) -> bool:
+    import email.utils
+
+    stored = (
+        Message.objects.filter(inbox=inbox, external_id=message_id)
+        .values_list("direction", "data")
+        .first()
+    )
+    if stored is None:
+        return False
+    direction, data = stored
+    if direction == Message.Direction.OUTGOING:
+        return True
+    first_sender = ((data or {}).get("email") or {}).get("from", "")
+    return email.utils.parseaddr(first_sender)[1].lower() != sender
+
+
 def _refresh_contact_name(contact: Contact, sender: Address) -> None:
     """A contact we only knew by address gets the display name their mail carries."""
     from inbox.actions import update_contact
@@ -359,6 +382,20 @@ def _mark_bounced(inbox: Inbox, parsed: ParsedEmail) -> Conversation | None:
         )
         conversation = conversation or message.conversation
     return conversation
+
+
+STUCK_AFTER = timedelta(minutes=10)
+
+
+def needs_attention() -> Any:
+    """Emails an admin should look at: failed, or still waiting long after they arrived
+    (a worker that was down, a task lost to a crash)."""
+    from django.db.models import Q
+
+    return InboundEmail.objects.filter(
+        Q(status=InboundEmail.Status.FAILED)
+        | Q(status=InboundEmail.Status.PENDING, received_at__lt=timezone.now() - STUCK_AFTER)
+    )
 
 
 def reprocess_inbound_email(row: InboundEmail) -> InboundEmail:

@@ -278,10 +278,9 @@ def _bodies_and_attachments(msg: Message, parsed: ParsedEmail) -> None:
             (htmls if kind == "text/html" else texts).append(part_text(part))
             continue
         content_id = header(part, "Content-ID").strip().strip("<>")
-        try:
-            inline = part.get_content_disposition() == "inline" or bool(content_id)
-        except Exception:
-            inline = bool(content_id)
+        # Inline means shown by the HTML (cid:), so only an image with a Content-ID; any
+        # other "inline" part is listed with the attachments, or nobody would see it.
+        inline = bool(content_id)
         parsed.attachments.append(
             ParsedAttachment(
                 filename=_filename(part, index),

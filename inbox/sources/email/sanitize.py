@@ -48,4 +48,5 @@ def sanitize_email_html(html: str) -> str:
         filter_style_properties=STYLE_PROPERTIES,
         link_rel="noopener noreferrer nofollow",
         strip_comments=True,
+        url_relative="deny",  # a relative URL in a customer's email could only hit our own app
     )

@@ -18,8 +18,11 @@ logger = logging.getLogger(__name__)
 
 
 def webhooks_enabled() -> bool:
+    """Only with the basic-auth secret: anymail checks it on every provider's webhook (and
+    Mailgun's signature too when its signing key is set); without it anymail would only
+    warn and accept anyone's posts."""
     anymail = getattr(settings, "ANYMAIL", {}) or {}
-    return bool(anymail.get("WEBHOOK_SECRET") or anymail.get("MAILGUN_WEBHOOK_SIGNING_KEY"))
+    return bool(anymail.get("WEBHOOK_SECRET"))
 
 
 def on_inbound(sender: Any, event: Any, esp_name: str, **kwargs: Any) -> None:

@@ -18,7 +18,8 @@ export function saveDraft(id) {
   else state.drafts.delete(id);
 }
 
-// Email: the other people on the thread, offered (ticked) as CC of a reply.
+// Email: the other people on the thread, offered as CC of a reply. Not ticked until the agent
+// ticks them: addresses learnt from mail are not vouched for.
 export function renderCc() {
   const conv = state.convs.get(state.openId);
   const cc = (conv && conv.cc) || [];
@@ -27,7 +28,7 @@ export function renderCc() {
   const fresh = box.dataset.conversation !== String(state.openId);
   box.dataset.conversation = String(state.openId);
   box.replaceChildren(...cc.map((entry) => h("label", { class: "check cc-option" }, [
-    h("input", { type: "checkbox", value: entry, checked: fresh || ticked.has(entry) }),
+    h("input", { type: "checkbox", value: entry, checked: !fresh && ticked.has(entry) }),
     entry,
   ])));
   $("composer-cc").hidden = !cc.length || composerMode !== "message";

@@ -11,10 +11,15 @@ function frameDocument(html, attachments, remoteImages) {
   // Inline images (cid:) point at their attachment; the sanitiser already dropped anything
   // that is not http(s), mailto, tel or cid.
   const body = html.replace(/(\bsrc\s*=\s*["'])cid:([^"']+)(["'])/gi, (all, start, id, end) => {
-    const url = byCid.get(id) || byCid.get(decodeURIComponent(id));
+    let decoded = id;
+    try { decoded = decodeURIComponent(id); } catch (error) { /* a malformed escape: keep it */ }
+    const url = byCid.get(id) || byCid.get(decoded);
     return url ? start + url + end : all;
   });
-  const csp = "default-src 'none'; style-src 'unsafe-inline'; font-src 'none'; img-src 'self' data:" + (remoteImages ? " https: http:" : "");
+  // Images from our attachment downloads only (not any URL of the app: customer HTML must not
+  // make signed-in requests), plus remote ones when the agent asks.
+  const own = location.origin + "/api/v1/attachments/";
+  const csp = "default-src 'none'; style-src 'unsafe-inline'; font-src 'none'; img-src " + own + " data:" + (remoteImages ? " https: http:" : "");
   return "<!doctype html><html><head><meta charset=\"utf-8\">" +
     "<meta http-equiv=\"Content-Security-Policy\" content=\"" + csp + "\">" +
     "<base target=\"_blank\"><meta name=\"referrer\" content=\"no-referrer\">" +
