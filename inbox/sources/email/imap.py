@@ -119,22 +119,30 @@ def _logout(client: imaplib.IMAP4) -> None:
 
 
 def poll_inbox(inbox: Inbox) -> PollResult:
-    """Fetch and store what arrived since the last poll. Raises ImapFailed (recorded)."""
-    state, _ = ImapState.objects.get_or_create(inbox=inbox)
-    state.last_polled_at = timezone.now()
-    try:
-        imported = _poll(inbox, state)
-    except ImapFailed as exc:
-        state.last_error = str(exc)
-        state.save(update_fields=["last_polled_at", "last_error"])
-        raise
-    except (imaplib.IMAP4.error, OSError) as exc:  # dropped mid-way: resume next time
-        state.last_error = f"The connection failed while reading: {_words(exc)}"
-        state.save(update_fields=["last_polled_at", "last_error"])
-        raise ImapFailed(state.last_error) from exc
-    state.last_error = ""
-    state.last_success_at = timezone.now()
-    state.save(update_fields=["last_polled_at", "last_error", "last_success_at"])
+    """Fetch and store what arrived since the last poll. Raises ImapFailed (recorded).
+    One poll per inbox at a time: a second poller (another process, "Check now") finds the
+    state row locked and reports nothing new rather than fetching the same messages."""
+    ImapState.objects.get_or_create(inbox=inbox)
+    with transaction.atomic():
+        state = ImapState.objects.select_for_update(skip_locked=True).filter(inbox=inbox).first()
+        if state is None:
+            return PollResult(0, ImapState.objects.get(inbox=inbox).last_uid)
+        state.last_polled_at = timezone.now()
+        failure = ""
+        imported = 0
+        try:
+            imported = _poll(inbox, state)
+        except ImapFailed as exc:
+            failure = str(exc)
+        except (imaplib.IMAP4.error, OSError) as exc:  # dropped mid-way: resume next time
+            failure = f"The connection failed while reading: {_words(exc)}"
+        # Recorded in the same transaction as what was stored before any failure.
+        state.last_error = failure
+        if not failure:
+            state.last_success_at = timezone.now()
+        state.save(update_fields=["last_polled_at", "last_error", "last_success_at"])
+    if failure:
+        raise ImapFailed(failure)
     return PollResult(imported, state.last_uid)
 
 

@@ -357,11 +357,16 @@ def _reused_message_id(inbox: Inbox, message_id: str, sender: str) -> bool:
 
 def _refresh_contact_name(contact: Contact, sender: Address) -> None:
     """A contact we only knew by address gets the display name their mail carries."""
+    from django.core.exceptions import ValidationError
+
     from inbox.actions import update_contact
 
     if not sender.name or contact.name.strip() not in ("", sender.address):
         return
-    update_contact(contact=contact, actor=None, name=sender.name)
+    try:
+        update_contact(contact=contact, actor=None, name=sender.name)
+    except ValidationError:  # the message is stored; a name we cannot keep changes nothing
+        logger.info("kept the name of contact %s: %r refused", contact.pk, sender.name)
 
 
 def _mark_bounced(inbox: Inbox, parsed: ParsedEmail) -> Conversation | None:
