@@ -334,6 +334,10 @@ ATTACHMENT_MAX_BYTES = env_int("ATTACHMENT_MAX_MB", 25) * 1024 * 1024
 # Largest inbound email (the whole message, attachments included): refused above it
 # (SMTP 552; the pipe command exits non-zero; IMAP and webhooks store it as failed).
 INBOUND_EMAIL_MAX_BYTES = env_int("INBOUND_EMAIL_MAX_MB", 25) * 1024 * 1024
+# Suggested drafts (inbox/drafts/): the engines, best first, and the confidence below which
+# no draft is shown rather than a wrong one.
+DRAFT_ENGINES = ["inbox.drafts.lexical.CannedReplyRanker"]
+DRAFT_CONFIDENCE_THRESHOLD = float(env("DRAFT_CONFIDENCE_THRESHOLD", "0.35"))
 # How often email inboxes with IMAP settings are polled (manage.py poll_imap, or the
 # embedded shape's in-process poller).
 IMAP_POLL_SECONDS = env_int("IMAP_POLL_SECONDS", 60)

@@ -179,6 +179,30 @@ class ConversationViewSet(viewsets.ViewSet):
             status=http.HTTP_201_CREATED,
         )
 
+    @extend_schema(responses=OBJ)
+    @action(detail=True, methods=["get"])
+    def suggestions(self, request: Request, pk: Any = None) -> Response:
+        """Drafts for the latest customer message, best first, each with its reason and
+        confidence (none when nothing is confident enough)."""
+        from inbox.drafts.engines import context_for, suggest
+
+        conversation = self._get(request, pk)
+        found = suggest(context_for(conversation, _me(request)))
+        return Response(
+            {
+                "results": [
+                    {
+                        "text": s.text,
+                        "score": s.score,
+                        "engine": s.engine,
+                        "reason": s.reason,
+                        "canned_reply_id": s.canned_reply_id,
+                    }
+                    for s in found
+                ]
+            }
+        )
+
     @extend_schema(methods=["GET"], parameters=[OpenApiParameter("before", int)], responses=OBJ)
     @extend_schema(methods=["POST"], request=s.MessageCreate, responses={201: OBJ})
     @action(detail=True, methods=["get", "post"])
