@@ -18,10 +18,15 @@ from accounts.origin import Origin
 from accounts.permissions import admin_required
 from inbox import actions
 from inbox.api.files import raw_email_response
-from inbox.models import InboundEmail, Inbox, Label
+from inbox.models import CannedReply, InboundEmail, Inbox, Label
 from inbox.sources.email.webhooks import webhooks_enabled
 
 NEW_SECRETS_KEY = "_new_inbox_secrets"
+
+
+def _show_refusal(form: forms.Form, exc: actions.InboxError) -> None:
+    """An action's refusal, on the field it names (or the whole form)."""
+    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
 
 
 class InboxAccessForm(forms.Form):
@@ -169,7 +174,7 @@ def label_list(request: HttpRequest) -> HttpResponse:
         try:
             label = actions.create_label(**form.cleaned_data)
         except actions.InboxError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            _show_refusal(form, exc)
         else:
             messages.success(request, f"Label “{label.name}” created.")
             return redirect("inbox_settings:label_list")
@@ -196,7 +201,7 @@ def label_edit(request: HttpRequest, label_id: int) -> HttpResponse:
             try:
                 actions.update_label(label=label, **form.cleaned_data)
             except actions.InboxError as exc:
-                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+                _show_refusal(form, exc)
             else:
                 messages.success(request, "Label saved.")
                 return redirect("inbox_settings:label_list")
@@ -411,7 +416,7 @@ def _save_email_inbox(
         )
         return inbox
     except actions.InboxError as exc:
-        form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        _show_refusal(form, exc)
         return None
 
 
@@ -547,8 +552,6 @@ def _canned_initial(reply: Any) -> dict[str, Any]:
 
 @admin_required
 def canned_list(request: HttpRequest) -> HttpResponse:
-    from inbox.models import CannedReply
-
     search = (request.GET.get("q") or "").strip()
     rows = CannedReply.objects.exclude(scope=CannedReply.Scope.PERSONAL).select_related(
         "team", "inbox"
@@ -560,7 +563,7 @@ def canned_list(request: HttpRequest) -> HttpResponse:
         try:
             actions.create_canned_reply(actor=request.user, **form.fields_for_action())  # type: ignore[arg-type]
         except actions.InboxError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            _show_refusal(form, exc)
         else:
             messages.success(request, "Canned reply saved.")
             return redirect("inbox_settings:canned_list")
@@ -573,8 +576,6 @@ def canned_list(request: HttpRequest) -> HttpResponse:
 
 @admin_required
 def canned_edit(request: HttpRequest, reply_id: int) -> HttpResponse:
-    from inbox.models import CannedReply
-
     reply = get_object_or_404(CannedReply.objects.exclude(scope="personal"), pk=reply_id)
     form = CannedReplyForm(request.POST or None, initial=_canned_initial(reply))
     if request.method == "POST" and "delete" in request.POST:
@@ -589,7 +590,7 @@ def canned_edit(request: HttpRequest, reply_id: int) -> HttpResponse:
                 **form.fields_for_action(),
             )
         except actions.InboxError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            _show_refusal(form, exc)
         else:
             messages.success(request, "Canned reply saved.")
             return redirect("inbox_settings:canned_list")
@@ -601,8 +602,6 @@ def canned_edit(request: HttpRequest, reply_id: int) -> HttpResponse:
 @admin_required
 def canned_export(request: HttpRequest) -> HttpResponse:
     import json
-
-    from inbox.models import CannedReply
 
     rows = CannedReply.objects.exclude(scope="personal").select_related("team", "inbox")
     data = [
@@ -632,8 +631,6 @@ def canned_import(request: HttpRequest) -> HttpResponse:
     """Import a JSON export: new shortcodes are added, existing ones updated; each reply is
     checked like one typed in the form, and refused ones are named."""
     import json
-
-    from inbox.models import CannedReply
 
     upload = request.FILES.get("file")
     try:
