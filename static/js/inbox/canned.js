@@ -6,17 +6,14 @@ import { api } from "./api.js";
 import { state } from "./state.js";
 
 const TRIGGER = /(?:^|\s)\/([\w-]{0,40})$/;
-let replies = null; // loaded once per page
+let replies = null; // one request per page, shared by every keystroke waiting for it
 let matches = [];
 let active = 0;
+let generation = 0; // a lookup started before the latest keystroke or insert is stale
 
-async function allReplies() {
+function allReplies() {
   if (replies === null) {
-    try {
-      replies = (await api("canned-replies/")).results || [];
-    } catch (error) {
-      replies = [];
-    }
+    replies = api("canned-replies/").then((data) => data.results || [], () => []);
   }
   return replies;
 }
@@ -33,6 +30,7 @@ function score(reply, term) {
 }
 
 function close(textarea) {
+  generation += 1;
   matches = [];
   $("canned-menu").hidden = true;
   textarea.setAttribute("aria-expanded", "false");
@@ -57,10 +55,13 @@ export async function onCannedInput(textarea) {
   const before = textarea.value.slice(0, textarea.selectionStart);
   const found = before.match(TRIGGER);
   if (!found) { close(textarea); return; }
+  const mine = ++generation;
   const term = found[1];
   const conv = state.convs.get(state.openId);
   const inboxId = conv ? conv.inbox.id : null;
-  matches = (await allReplies())
+  const all = await allReplies();
+  if (mine !== generation) return;
+  matches = all
     .filter((r) => !r.inbox_id || r.inbox_id === inboxId)
     .map((r) => [score(r, term), r])
     .filter(([s]) => s > 0)
