@@ -8,7 +8,7 @@ PORT ?= 8000
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint format typecheck bench services-start services-stop system-deps clean
+.PHONY: run test lint format typecheck bench eval-drafts services-start services-stop system-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -74,6 +74,10 @@ test: system-deps $(VENV)/.installed-test
 bench: system-deps $(VENV)/.installed-test
 	.ci/services start
 	set -a; eval "$$(.ci/services env)"; set +a; $(BIN)/python bench/run.py
+
+## eval-drafts: rank the labelled customer messages of bench/drafts_eval/ (top-1, top-3, abstention)
+eval-drafts: $(VENV)/.installed-test
+	$(BIN)/python bench/eval_drafts.py $(EVAL_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -26,6 +26,7 @@ BENCHMARKS = {
     "list": "list_at_scale.py",
     "sockets": "socket_memory.py",
     "email": "email_ingest.py",
+    "drafts": "drafts.py",
 }
 
 

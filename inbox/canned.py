@@ -94,3 +94,25 @@ def render(body: str, filled: dict[str, str]) -> str:
         return value if value.strip() else fallback.strip()
 
     return VARIABLE.sub(one, body)
+
+
+SAMPLE_CONTACT_NAME = "Alex Martin"
+
+
+def preview(body: str, *, agent: Any = None, inbox: Any = None) -> str:
+    """The body as a sample contact (Alex Martin) would read it; custom attributes show as
+    [key]. Raises VariableError like `render`."""
+    from types import SimpleNamespace
+
+    custom = {
+        v.name.removeprefix(CUSTOM_PREFIX): f"‹{v.name.removeprefix(CUSTOM_PREFIX)}›"
+        for v in variables(body)
+        if v.name.startswith(CUSTOM_PREFIX)
+    }
+    contact = SimpleNamespace(
+        name=SAMPLE_CONTACT_NAME, email="alex.martin@example.com", custom_attributes=custom
+    )
+    conversation = SimpleNamespace(number=1234)
+    sample_inbox = inbox or SimpleNamespace(name="Support")
+    filled = values(contact=contact, agent=agent, inbox=sample_inbox, conversation=conversation)
+    return render(body, filled)

@@ -86,6 +86,7 @@ def conversation_payload(conversation: Conversation) -> dict[str, Any]:
         "last_message_preview": conversation.last_message_preview,
         "last_incoming_message_id": conversation.last_incoming_message_id,
         "cc": conversation.cc,
+        "needs_person": conversation.needs_person,
         "created_at": _dt(conversation.created_at),
     }
 

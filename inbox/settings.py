@@ -336,8 +336,19 @@ ATTACHMENT_MAX_BYTES = env_int("ATTACHMENT_MAX_MB", 25) * 1024 * 1024
 INBOUND_EMAIL_MAX_BYTES = env_int("INBOUND_EMAIL_MAX_MB", 25) * 1024 * 1024
 # Suggested drafts (inbox/drafts/): the engines, best first, and the confidence below which
 # no draft is shown rather than a wrong one.
-DRAFT_ENGINES = ["inbox.drafts.lexical.CannedReplyRanker"]
-DRAFT_CONFIDENCE_THRESHOLD = float(env("DRAFT_CONFIDENCE_THRESHOLD", "0.35"))
+DRAFT_ENGINES = ["inbox.drafts.lexical.CannedReplyRanker", "inbox.drafts.memory.TeamMemory"]
+# After every customer message a task runs the human-touch checks, computes the drafts and
+# sends any automated message the inbox's policy allows (inbox/drafts/pipeline.py).
+DRAFTS_ENABLED = env_bool("DRAFTS_ENABLED", True)
+DRAFT_CONFIDENCE_THRESHOLD = float(env("DRAFT_CONFIDENCE_THRESHOLD", "0.3"))
+# Optional language model (inbox/drafts/llm.py): any OpenAI-compatible chat endpoint, e.g.
+# https://api.openai.com/v1 or a local server. Off while DRAFT_LLM_URL is empty.
+DRAFT_LLM_URL = env("DRAFT_LLM_URL", "")
+DRAFT_LLM_API_KEY = env("DRAFT_LLM_API_KEY", "")
+DRAFT_LLM_MODEL = env("DRAFT_LLM_MODEL", "gpt-4o-mini")
+DRAFT_LLM_TIMEOUT = float(env("DRAFT_LLM_TIMEOUT", "10"))
+if DRAFT_LLM_URL:
+    DRAFT_ENGINES.append("inbox.drafts.llm.LanguageModelEngine")
 # How often email inboxes with IMAP settings are polled (manage.py poll_imap, or the
 # embedded shape's in-process poller).
 IMAP_POLL_SECONDS = env_int("IMAP_POLL_SECONDS", 60)

@@ -56,3 +56,23 @@ def poll_imap_now(inbox_id: int) -> str:
         return f"{poll_inbox(inbox).imported} new"
     except ImapFailed as exc:
         return f"failed: {exc}"
+
+
+@task()
+def after_customer_message(message_id: int) -> str:
+    """Human-touch checks, suggested drafts and automated messages for a new customer
+    message (inbox/drafts/pipeline.py)."""
+    from inbox.drafts.pipeline import after_customer_message as run
+
+    return run(message_id)
+
+
+@task()
+def remember_conversation(conversation_id: int) -> str:
+    """Add a resolved conversation's replies to team memory (inbox/drafts/memory.py)."""
+    from inbox.drafts.memory import remember
+
+    conversation = Conversation.objects.select_related("contact").filter(pk=conversation_id).first()
+    if conversation is None:
+        return "gone"
+    return f"{remember(conversation)} remembered"

@@ -121,7 +121,16 @@ def set_status(
         if status == Conversation.Status.SNOOZED:
             conversation_id, until = conversation.pk, snoozed_until
             transaction.on_commit(lambda: _schedule_wake(conversation_id, until))
+        if status == Conversation.Status.RESOLVED:
+            resolved_id = conversation.pk
+            transaction.on_commit(lambda: _remember(resolved_id))
     return conversation
+
+
+def _remember(conversation_id: int) -> None:
+    from inbox.tasks import remember_conversation
+
+    remember_conversation.enqueue(conversation_id)
 
 
 def _schedule_wake(conversation_id: int, until: datetime | None) -> None:

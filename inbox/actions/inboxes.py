@@ -8,9 +8,10 @@ from django.db import IntegrityError, transaction
 from accounts.actions.audit import record_audit
 from accounts.models import AuditEntry, Team, User
 from accounts.origin import Origin
+from inbox import hours
 from inbox.actions.errors import InboxError
 from inbox.events import membership_changed_on_commit
-from inbox.models import Inbox, InboxAddress, Label
+from inbox.models import AutoSendRule, CannedReply, Inbox, InboxAddress, Label
 from inbox.queries.access import inbox_audience
 
 
@@ -74,7 +75,10 @@ def update_inbox(
             inbox.set_secrets({**inbox.get_secrets(), **secrets})
             changed.append("secrets")
         if business_hours is not None:
-            inbox.business_hours = business_hours
+            try:
+                inbox.business_hours = hours.clean(business_hours)
+            except hours.HoursError as exc:
+                raise InboxError(str(exc), field="business_hours") from exc
             changed.append("business_hours")
         inbox.save()
         if changed:
@@ -202,3 +206,44 @@ def update_label(
 
 def delete_label(*, label: Label) -> None:
     label.delete()
+
+
+def set_auto_send_rule(
+    *, inbox: Inbox, reply: CannedReply, min_confidence: float, actor: User, origin: Origin
+) -> AutoSendRule:
+    """Let `inbox` send `reply` on its own when it is the best suggestion with at least
+    `min_confidence` (an admin's explicit choice, audited; never a personal reply)."""
+    if reply.scope == CannedReply.Scope.PERSONAL:
+        raise InboxError("A personal canned reply cannot be sent automatically.")
+    if reply.inbox_id not in (None, inbox.pk):
+        raise InboxError("This canned reply belongs to another inbox.")
+    if not 0.3 <= min_confidence <= 1:
+        raise InboxError("Use a confidence floor between 0.3 and 1.", field="min_confidence")
+    with transaction.atomic():
+        rule, _ = AutoSendRule.objects.update_or_create(
+            inbox=inbox,
+            canned_reply=reply,
+            defaults={"min_confidence": min_confidence, "created_by": actor},
+        )
+        record_audit(
+            actor=actor,
+            action=AuditEntry.Action.INBOX_UPDATED,
+            target=inbox,
+            origin=origin,
+            details={"auto_send": reply.pk, "min_confidence": min_confidence},
+        )
+    return rule
+
+
+def delete_auto_send_rule(*, rule: AutoSendRule, actor: User, origin: Origin) -> None:
+    with transaction.atomic():
+        inbox = rule.inbox
+        reply_id = rule.canned_reply_id
+        rule.delete()
+        record_audit(
+            actor=actor,
+            action=AuditEntry.Action.INBOX_UPDATED,
+            target=inbox,
+            origin=origin,
+            details={"auto_send_removed": reply_id},
+        )

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import nh3
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, connection, transaction
 from django.db.models import prefetch_related_objects
@@ -21,6 +22,7 @@ from inbox.actions.common import (
     message_updated,
 )
 from inbox.actions.contacts import IdentityInput, find_or_create_contact
+from inbox.actions.drafts import record_reply_metric
 from inbox.actions.errors import InboxError
 from inbox.events import writing
 from inbox.models import Attachment, Contact, Conversation, Inbox, Message
@@ -226,6 +228,9 @@ def receive_inbound_message(
         if redelivery is None:
             raise
         return redelivery
+    if not automated and settings.DRAFTS_ENABLED:
+        message_id = message.pk
+        transaction.on_commit(lambda: _after_customer_message(message_id))
     return InboundResult(
         message,
         conversation,
@@ -234,6 +239,12 @@ def receive_inbound_message(
         contact=contact,
         attachments=stored,
     )
+
+
+def _after_customer_message(message_id: int) -> None:
+    from inbox.tasks import after_customer_message
+
+    after_customer_message.enqueue(message_id)
 
 
 def _valid_cc(entries: Sequence[str]) -> list[str]:
@@ -261,9 +272,12 @@ def send_reply(
     text: str,
     attachments: Sequence[AttachmentInput] = (),
     cc: Sequence[str] = (),
+    started_from: dict[str, Any] | None = None,
 ) -> Message:
     """An agent's reply to the customer, queued for delivery by the inbox's source. `cc`:
-    email addresses to copy ("Name <address>" or an address)."""
+    email addresses to copy ("Name <address>" or an address). `started_from`: the suggested
+    draft or canned reply the agent started from (see `record_reply_metric`)."""
+
     if not text.strip() and not attachments:
         raise InboxError("Write something or attach a file.", field="text")
     copies = _valid_cc(cc)
@@ -282,6 +296,13 @@ def send_reply(
             data={"cc": copies} if copies else {},
         )
         stored = _store_attachments(message, attachments)
+        record_reply_metric(
+            message=message,
+            conversation=conversation,
+            agent=author,
+            waiting_since=conversation.waiting_since,
+            started_from=started_from,
+        )
         conversation.last_activity_at = now
         conversation.waiting_since = None
         conversation.first_response_at = conversation.first_response_at or now

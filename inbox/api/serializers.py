@@ -24,6 +24,23 @@ class MessageCreate(serializers.Serializer[Any]):
         default=list,
         help_text='Email: addresses to copy ("Name <address>" or an address).',
     )
+    suggestion_id = serializers.IntegerField(
+        required=False, allow_null=True, help_text="The suggested drafts the reply started from"
+    )
+    candidate = serializers.IntegerField(
+        required=False, min_value=0, default=0, help_text="Which of them (0: the best)"
+    )
+    canned_reply_id = serializers.IntegerField(
+        required=False, allow_null=True, help_text="The canned reply inserted by hand"
+    )
+
+
+class CannedReplyPreview(serializers.Serializer[Any]):
+    body = serializers.CharField(max_length=20000)
+
+
+class SuggestionDiscard(serializers.Serializer[Any]):
+    suggestion_id = serializers.IntegerField()
 
 
 class ConversationStart(serializers.Serializer[Any]):

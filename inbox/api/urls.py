@@ -13,6 +13,7 @@ router.register("canned-replies", views.CannedReplyViewSet, basename="canned-rep
 urlpatterns = [
     path("agents/", views.AgentListView.as_view(), name="agents"),
     path("search/", views.SearchView.as_view(), name="search"),
+    path("insights/", views.InsightsView.as_view(), name="insights"),
     path(
         "attachments/<int:attachment_id>/download",
         files.AttachmentDownloadView.as_view(),

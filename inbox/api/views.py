@@ -19,11 +19,19 @@ from rest_framework.views import APIView
 
 from accounts.models import Team, User
 from accounts.origin import Origin
-from accounts.permissions import is_admin
+from accounts.permissions import IsAdminRole, is_admin
 from inbox import actions, canned
 from inbox.api import serializers as s
 from inbox.api.files import PayloadTooLarge, uploaded_attachments
-from inbox.models import CannedReply, Contact, Conversation, Inbox, Label, Message
+from inbox.models import (
+    CannedReply,
+    Contact,
+    Conversation,
+    DraftSuggestion,
+    Inbox,
+    Label,
+    Message,
+)
 from inbox.payloads import (
     CONVERSATION_PREFETCH,
     CONVERSATION_SELECT,
@@ -182,26 +190,35 @@ class ConversationViewSet(viewsets.ViewSet):
     @extend_schema(responses=OBJ)
     @action(detail=True, methods=["get"])
     def suggestions(self, request: Request, pk: Any = None) -> Response:
-        """Drafts for the latest customer message, best first, each with its reason and
-        confidence (none when nothing is confident enough)."""
-        from inbox.drafts.engines import context_for, suggest
+        """Drafts for the latest customer message, best first, rendered for you and for the
+        channel, each with its reason and confidence (none when nothing is confident
+        enough), plus why the conversation needs a person, if it does."""
+        from inbox.queries.drafts import suggestions_for
 
         conversation = self._get(request, pk)
-        found = suggest(context_for(conversation, _me(request)))
-        return Response(
-            {
-                "results": [
-                    {
-                        "text": s.text,
-                        "score": s.score,
-                        "engine": s.engine,
-                        "reason": s.reason,
-                        "canned_reply_id": s.canned_reply_id,
-                    }
-                    for s in found
-                ]
-            }
-        )
+        return Response(suggestions_for(conversation, _me(request)))
+
+    @extend_schema(request=s.SuggestionDiscard, responses=OBJ)
+    @action(detail=True, methods=["post"], url_path="suggestions/discard")
+    def discard_suggestion(self, request: Request, pk: Any = None) -> Response:
+        """Put the suggested drafts aside (counted as discarded in the insights)."""
+        conversation = self._get(request, pk)
+        data = _valid(s.SuggestionDiscard, request.data)
+        draft = DraftSuggestion.objects.filter(
+            pk=data["suggestion_id"], conversation=conversation
+        ).first()
+        if draft is None:
+            raise NotFound("No such suggestion in this conversation.")
+        draft = actions.discard_suggestion(draft=draft, actor=_me(request))
+        return Response({"suggestion_id": draft.pk, "outcome": draft.outcome})
+
+    @extend_schema(responses=OBJ)
+    @action(detail=True, methods=["delete"], url_path="needs-person")
+    def clear_needs_person(self, request: Request, pk: Any = None) -> Response:
+        """Clear the “needs a person” flag (automatic messages may resume)."""
+        conversation = self._get(request, pk)
+        actions.clear_needs_person(conversation=conversation, actor=_me(request))
+        return self._answer(request, conversation)
 
     @extend_schema(methods=["GET"], parameters=[OpenApiParameter("before", int)], responses=OBJ)
     @extend_schema(methods=["POST"], request=s.MessageCreate, responses={201: OBJ})
@@ -232,6 +249,11 @@ class ConversationViewSet(viewsets.ViewSet):
                     text=data["text"],
                     attachments=attachments,
                     cc=data["cc"],
+                    started_from={
+                        "suggestion_id": data.get("suggestion_id"),
+                        "candidate": data.get("candidate") or 0,
+                        "canned_reply_id": data.get("canned_reply_id"),
+                    },
                 )
         except actions.InboxError as exc:
             raise _refuse(exc) from exc
@@ -568,6 +590,32 @@ class SearchView(APIView):
         return Response({"results": [conversation_json(c) for c in rows]})
 
 
+class InsightsView(APIView):
+    """Suggested drafts, reply origins, canned-reply use, flags and first-response times
+    for a period (admins; the same numbers as the Insights page)."""
+
+    permission_classes = [IsAdminRole]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("from", OpenApiTypes.DATE),
+            OpenApiParameter("to", OpenApiTypes.DATE),
+            OpenApiParameter("inbox", int),
+        ],
+        responses=OBJ,
+    )
+    def get(self, request: Request) -> Response:
+        from inbox.queries.insights import insights
+        from inbox.web.insights import BadPeriod, period_from
+
+        visible = list(Inbox.objects.values_list("pk", flat=True))
+        try:
+            p = period_from(request.query_params, visible)
+        except BadPeriod as exc:
+            raise ValidationError({"detail": [str(exc)]}) from exc
+        return Response(insights(p))
+
+
 class RetryDeliveryView(APIView):
     """Send a failed outgoing message again."""
 
@@ -682,3 +730,15 @@ class CannedReplyViewSet(viewsets.ViewSet):
             raise ValidationError({"body": [str(exc)]}) from exc
         actions.record_canned_use(reply=reply)
         return Response({"text": text, "canned_reply": canned_json(reply)})
+
+    @extend_schema(request=s.CannedReplyPreview, responses=OBJ)
+    @action(detail=False, methods=["post"])
+    def preview(self, request: Request) -> Response:
+        """A body rendered for a sample contact (Alex Martin), as the admin pages show it;
+        an unknown or malformed variable is a 400 naming it."""
+        data = _valid(s.CannedReplyPreview, request.data)
+        try:
+            text = canned.preview(data["body"], agent=_me(request))
+        except canned.VariableError as exc:
+            raise ValidationError({"body": [str(exc)]}) from exc
+        return Response({"text": text})

@@ -11,7 +11,6 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 
-from inbox import canned
 from inbox.drafts.engines import DraftContext, Suggestion
 
 K1, B = 1.2, 0.75
@@ -25,7 +24,9 @@ STOPWORDS = frozenset(
             "was we what when where which who why will with would you your thanks thank regards",
             "dear le la les un une des de du et est en je il elle nous vous mon ma mes pour pas",
             "que qui bonjour merci el los las una y es por para hola gracias der die das und",
-            "ist ich nicht mit hallo danke",
+            "ist ich nicht mit hallo danke all has had much now were just get got also any some",
+            "one very been did am im ive ill id its thats youre were theyre dont cant wont ok",
+            "re fw fwd aw wg tr sv",
         ]
     ).split()
 )
@@ -36,8 +37,14 @@ def _fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+CONTRACTION = re.compile(r"(?<=[^\W_])['’](?=[^\W_])")
+REPLY_PREFIX = re.compile(r"^\s*((re|fw|fwd|aw|wg|tr|sv|rv|antw)\s*(\[\d+\])?\s*:\s*)+", re.I)
+
+
 def tokens(text: str) -> list[str]:
-    words = [w for w in WORD.findall(_fold(text)) if w not in STOPWORDS and len(w) > 1]
+    # "we're" and "don't" stay whole (then stopwords), not "re" and "t".
+    folded = CONTRACTION.sub("", _fold(text))
+    words = [w for w in WORD.findall(folded) if w not in STOPWORDS and len(w) > 1]
     # A light stemmer: plural and -ing/-ed forms meet ("returns", "returned" → "return").
     out = []
     for w in words:
@@ -106,71 +113,111 @@ def _index() -> _Index:
     return index
 
 
-def rank(query: str, allowed: set[int]) -> list[tuple[int, float]]:
-    """(canned reply id, BM25 score) of the allowed replies, best first."""
+def query_text(subject: str, text: str) -> str:
+    """What to match: the customer's words, and the subject unless it is a reply's
+    (“Re: Payment failed” names the old thread, not the new question)."""
+    if not subject.strip() or REPLY_PREFIX.match(subject):
+        return text
+    return f"{subject} {text}"
+
+
+@dataclass(frozen=True)
+class Match:
+    id: int
+    score: float  # BM25
+    evidence: float  # the weight of the distinct words matched (log(1 + N/df) each)
+    words: int  # how many distinct words matched
+
+
+def evidence_weight(n: int, df: int) -> float:
+    return math.log(1 + n / df)
+
+
+def rank(query: str, allowed: set[int]) -> list[Match]:
+    """The allowed canned replies that share words with the query, best first."""
     index = _index()
-    words = tokens(query)
+    words = set(tokens(query))
     if not words or not index.docs:
         return []
     n = len(index.docs)
-    scores = []
+    average = index.average or 1
+    found = []
     for position, doc in enumerate(index.docs):
         reply_id = index.ids[position]
         if reply_id not in allowed:
             continue
-        score = 0.0
+        score = evidence = 0.0
+        matched = 0
         length = index.lengths[position] or 1
-        for word in set(words):
+        for word in words:
             tf = doc.get(word, 0)
             if not tf:
                 continue
-            idf = math.log(1 + (n - index.df[word] + 0.5) / (index.df[word] + 0.5))
-            score += idf * tf * (K1 + 1) / (tf + K1 * (1 - B + B * length / (index.average or 1)))
+            df = index.df[word]
+            idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+            score += idf * tf * (K1 + 1) / (tf + K1 * (1 - B + B * length / average))
+            evidence += evidence_weight(n, df)
+            matched += 1
         if score > 0:
-            scores.append((reply_id, score))
-    scores.sort(key=lambda pair: -pair[1])
-    return scores
+            found.append(Match(reply_id, score, evidence, matched))
+    found.sort(key=lambda m: -m.score)
+    return found
+
+
+# Same language as the customer: a little ahead; another language: a little behind (and
+# the agent is told, inbox/drafts/present.py).
+SAME_LANGUAGE, OTHER_LANGUAGE = 1.15, 0.8
+
+
+EVIDENCE_SATURATION = 4.0
+ONE_WORD = 0.6  # a single shared word is weak evidence, however rare
+
+
+def confidence(match: Match, best: float) -> float:
+    """0..1: how much evidence the match has (the distinct words shared, rarer words
+    weighing more; saturating; one word alone discounted), and how it compares with the
+    best match (BM25)."""
+    strength = match.evidence / (match.evidence + EVIDENCE_SATURATION)
+    if match.words < 2:
+        strength *= ONE_WORD
+    return strength * (match.score / best) ** 0.5 if best else 0.0
 
 
 class CannedReplyRanker:
     """Engine: the canned replies whose words best match the customer's."""
 
     name = "canned"
+    slow = False
 
     def suggest(self, context: DraftContext, limit: int) -> list[Suggestion]:
         from inbox.models import CannedReply
-        from inbox.queries.canned import visible_canned_replies
+        from inbox.queries.canned import usable_canned_replies
 
         conversation = context.conversation
-        allowed = set(
-            visible_canned_replies(context.agent, inbox_id=conversation.inbox_id).values_list(
-                "id", flat=True
-            )
-        )
-        ranked = rank(f"{context.subject} {context.text}", allowed)[:limit]
+        usable = usable_canned_replies(context.agent, inbox_id=conversation.inbox_id)
+        languages = dict(usable.values_list("id", "language"))
+        ranked = rank(query_text(context.subject, context.text), set(languages))
         if not ranked:
             return []
-        best = ranked[0][1]
-        replies = CannedReply.objects.in_bulk([reply_id for reply_id, _ in ranked])
-        filled = canned.values(
-            contact=conversation.contact,
-            agent=context.agent,
-            inbox=conversation.inbox,
-            conversation=conversation,
-        )
-        out = []
-        for reply_id, score in ranked:
-            reply = replies[reply_id]
-            # Confidence: how strong the match is (saturating), and how clearly it beats
-            # the others (relative to the best).
-            confidence = (score / (score + 4.0)) * (score / best) ** 0.5
-            out.append(
-                Suggestion(
-                    text=canned.render(reply.body, filled),
-                    score=round(confidence, 3),
-                    engine=self.name,
-                    reason=f"Matches canned reply “{reply.title}”",
-                    canned_reply_id=reply.pk,
-                )
+        adjusted = []
+        for match in ranked[: limit * 4]:
+            reply_language = languages.get(match.id) or ""
+            if context.language and reply_language:
+                factor = SAME_LANGUAGE if reply_language == context.language else OTHER_LANGUAGE
+                match = Match(match.id, match.score * factor, match.evidence, match.words)
+            adjusted.append(match)
+        adjusted.sort(key=lambda m: -m.score)
+        adjusted = adjusted[:limit]
+        best = adjusted[0].score
+        replies = CannedReply.objects.in_bulk([m.id for m in adjusted])
+        return [
+            Suggestion(
+                template=replies[m.id].body,
+                score=round(confidence(m, best), 3),
+                engine=self.name,
+                reason=f"Matches canned reply “{replies[m.id].title}”",
+                canned_reply_id=m.id,
+                language=replies[m.id].language,
             )
-        return out
+            for m in adjusted
+        ]

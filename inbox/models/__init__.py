@@ -3,6 +3,7 @@
 from inbox.models.canned import CannedReply
 from inbox.models.contacts import Contact, ContactIdentity
 from inbox.models.conversations import Conversation, ConversationTally, Label, ReadPosition
+from inbox.models.drafts import AutoSendRule, DraftSuggestion, ReplyMemory, ReplyMetric
 from inbox.models.email import ImapState, InboundEmail, InboxAddress
 from inbox.models.events import Event, EventCounter, EventStream, SocketSession
 from inbox.models.inboxes import Inbox
@@ -10,11 +11,13 @@ from inbox.models.messages import Attachment, Message
 
 __all__ = [
     "Attachment",
+    "AutoSendRule",
     "CannedReply",
     "Contact",
     "ContactIdentity",
     "Conversation",
     "ConversationTally",
+    "DraftSuggestion",
     "Event",
     "EventCounter",
     "EventStream",
@@ -25,5 +28,7 @@ __all__ = [
     "Label",
     "Message",
     "ReadPosition",
+    "ReplyMemory",
+    "ReplyMetric",
     "SocketSession",
 ]

@@ -68,6 +68,9 @@ class Conversation(models.Model):
     last_incoming_message_id = models.BigIntegerField(null=True, blank=True)
     # Email: other people on the thread ("Name <address>"), offered as CC on replies.
     cc = models.JSONField(default=list, blank=True)
+    # Human-touch policy (inbox/humantouch.py): why this conversation needs a person, e.g.
+    # ["Asks for a person (“talk to a human”)"]. Non-empty: no automatic message is sent.
+    needs_person = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from inbox.web import policy_views
 from inbox.web import settings_views as views
 
 app_name = "inbox_settings"
@@ -10,6 +11,17 @@ urlpatterns = [
     path("inboxes/<int:inbox_id>/", views.inbox_edit, name="inbox_edit"),
     path("inboxes/<int:inbox_id>/rotate-keys/", views.inbox_rotate_keys, name="inbox_rotate_keys"),
     path("inboxes/<int:inbox_id>/check-mail/", views.inbox_check_mail, name="inbox_check_mail"),
+    path("inboxes/<int:inbox_id>/policy/", policy_views.inbox_policy, name="inbox_policy"),
+    path(
+        "inboxes/<int:inbox_id>/policy/auto-send/",
+        policy_views.auto_send_add,
+        name="auto_send_add",
+    ),
+    path(
+        "inboxes/<int:inbox_id>/policy/auto-send/<int:rule_id>/delete/",
+        policy_views.auto_send_delete,
+        name="auto_send_delete",
+    ),
     path("inboxes/new-email/", views.email_inbox_create, name="email_inbox_create"),
     path("inboxes/<int:inbox_id>/email/", views.email_inbox_edit, name="email_inbox_edit"),
     path(

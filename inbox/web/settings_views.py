@@ -16,7 +16,7 @@ from accounts.forms import IdMultipleChoiceField
 from accounts.models import Team, User
 from accounts.origin import Origin
 from accounts.permissions import admin_required
-from inbox import actions
+from inbox import actions, canned
 from inbox.api.files import raw_email_response
 from inbox.models import CannedReply, InboundEmail, Inbox, Label
 from inbox.sources.email.webhooks import webhooks_enabled
@@ -582,7 +582,7 @@ def canned_edit(request: HttpRequest, reply_id: int) -> HttpResponse:
         actions.delete_canned_reply(reply=reply, actor=request.user)  # type: ignore[arg-type]
         messages.success(request, f"“{reply.title}” deleted.")
         return redirect("inbox_settings:canned_list")
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and "preview" not in request.POST and form.is_valid():
         try:
             actions.update_canned_reply(
                 reply=reply,
@@ -594,13 +594,23 @@ def canned_edit(request: HttpRequest, reply_id: int) -> HttpResponse:
         else:
             messages.success(request, "Canned reply saved.")
             return redirect("inbox_settings:canned_list")
+    body = form.data.get("body", reply.body) if form.is_bound else reply.body
+    try:
+        preview = canned.preview(body, agent=request.user, inbox=reply.inbox)
+    except canned.VariableError:
+        preview = ""  # the form shows the error
     return render(
-        request, "web/settings/canned_form.html", {"form": form, "reply": reply, "nav": "canned"}
+        request,
+        "web/settings/canned_form.html",
+        {"form": form, "reply": reply, "nav": "canned", "preview": preview},
     )
 
 
 @admin_required
 def canned_export(request: HttpRequest) -> HttpResponse:
+    """Every shared canned reply as JSON, or as CSV with `?format=csv` (tags separated by
+    “;”, one example question per line)."""
+    import csv
     import json
 
     rows = CannedReply.objects.exclude(scope="personal").select_related("team", "inbox")
@@ -618,6 +628,23 @@ def canned_export(request: HttpRequest) -> HttpResponse:
         }
         for r in rows.order_by("title")
     ]
+    if request.GET.get("format") == "csv":
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="canned-replies.csv"'
+        writer = csv.writer(response)
+        writer.writerow(CSV_COLUMNS)
+        for item in data:
+            cells = [
+                "; ".join(item["tags"])
+                if key == "tags"
+                else "\n".join(item["examples"])
+                if key == "examples"
+                else item[key] or ""
+                for key in CSV_COLUMNS
+            ]
+            # A cell starting with = + - @ would be a formula in a spreadsheet.
+            writer.writerow(["'" + c if c[:1] in ("=", "+", "-", "@") else c for c in cells])
+        return response
     response = HttpResponse(
         json.dumps(data, ensure_ascii=False, indent=2), content_type="application/json"
     )
@@ -625,18 +652,59 @@ def canned_export(request: HttpRequest) -> HttpResponse:
     return response
 
 
+CSV_COLUMNS = (
+    "title",
+    "shortcode",
+    "body",
+    "scope",
+    "team",
+    "inbox",
+    "tags",
+    "examples",
+    "language",
+)
+
+
+def _canned_items(raw: bytes, filename: str) -> list[Any]:
+    """The replies of an uploaded JSON or CSV export (ValueError when it is neither)."""
+    import csv
+    import io
+    import json
+
+    text = raw.decode("utf-8-sig")
+    if filename.lower().endswith(".csv") or not text.lstrip().startswith("["):
+        reader = csv.DictReader(io.StringIO(text))
+        if not reader.fieldnames or not {"title", "shortcode", "body"} <= set(reader.fieldnames):
+            raise ValueError("a CSV needs the columns title, shortcode and body")
+        items = []
+        for row in reader:
+            item: dict[str, Any] = {key: (row.get(key) or "").strip() for key in CSV_COLUMNS}
+            for key in ("title", "body"):
+                if item[key].startswith("'") and item[key][1:2] in ("=", "+", "-", "@"):
+                    item[key] = item[key][1:]
+            item["body"] = (row.get("body") or "").strip()
+            item["tags"] = [
+                t.strip() for t in item["tags"].replace(",", ";").split(";") if t.strip()
+            ]
+            item["examples"] = [e.strip() for e in item["examples"].splitlines() if e.strip()]
+            items.append(item)
+        return items
+    items = json.loads(text)
+    if not isinstance(items, list):
+        raise ValueError("expected a list of replies")
+    return items
+
+
 @admin_required
 @require_POST
 def canned_import(request: HttpRequest) -> HttpResponse:
-    """Import a JSON export: new shortcodes are added, existing ones updated; each reply is
-    checked like one typed in the form, and refused ones are named."""
-    import json
-
+    """Import a JSON or CSV export: new shortcodes are added, existing ones updated; each
+    reply is checked like one typed in the form, and refused ones are named."""
     upload = request.FILES.get("file")
     try:
-        items = json.loads(upload.read().decode("utf-8")) if upload else None
-        if not isinstance(items, list):
-            raise ValueError("expected a list of replies")
+        if upload is None:
+            raise ValueError("choose a file")
+        items = _canned_items(upload.read(), upload.name or "")
     except (ValueError, UnicodeDecodeError) as exc:
         messages.error(request, f"That file is not a canned replies export: {exc}")
         return redirect("inbox_settings:canned_list")

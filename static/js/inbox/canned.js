@@ -80,6 +80,7 @@ async function insert(textarea, reply) {
   try {
     const used = await api("canned-replies/" + reply.id + "/use/", { method: "POST", body: { conversation: state.openId } });
     textarea.value = before.slice(0, start) + used.text + after;
+    if (!state.origin) state.origin = { canned_reply_id: reply.id };
     const caret = start + used.text.length;
     textarea.setSelectionRange(caret, caret);
     textarea.dispatchEvent(new Event("input"));

@@ -3,9 +3,10 @@
 import { $, h, humanSize, setPressed } from "./dom.js";
 import { api, serial } from "./api.js";
 import { sendFrame } from "./socket.js";
-import { ME, state } from "./state.js";
+import { ME, hooks, state } from "./state.js";
 import { addMessageToThread, maxMessageId, msgEls, scroller, scrollToBottom } from "./thread.js";
 import { initCanned, onCannedInput, onCannedKey } from "./canned.js";
+import { forgetSuggestions, initSuggestions, loadSuggestions, onComposerEdited, renderSegments } from "./suggestions.js";
 
 export const textarea = $("composer-text");
 let composerMode = "message";
@@ -14,7 +15,7 @@ let baseline = null; // highest message id seen when the current draft was start
 // ---------------------------------------------------------------- drafts
 export function saveDraft(id) {
   const text = textarea.value;
-  if (text.trim()) state.drafts.set(id, { text, mode: composerMode, baseline });
+  if (text.trim()) state.drafts.set(id, { text, mode: composerMode, baseline, origin: state.origin, suggested: textarea.classList.contains("is-suggestion") });
   else state.drafts.delete(id);
 }
 
@@ -43,17 +44,22 @@ export function restoreDraft(id) {
   const draft = state.drafts.get(id);
   pendingFiles = [];
   renderFiles();
+  forgetSuggestions();
   textarea.value = draft ? draft.text : "";
   baseline = draft ? draft.baseline : null;
+  state.origin = draft ? draft.origin : null;
+  textarea.classList.toggle("is-suggestion", !!(draft && draft.suggested));
   setMode(draft ? draft.mode : "message");
   $("stale").hidden = true;
   $("composer-error").hidden = true;
   renderCc();
+  renderSegments();
+  loadSuggestions(id);
 }
 
 // A draft kept from before the thread loaded counts from the messages it has now.
 export function startDraftBaseline() {
-  if (baseline === null && textarea.value.trim()) baseline = maxMessageId();
+  if (baseline === null && state.threadLoaded && textarea.value.trim()) baseline = maxMessageId();
 }
 
 function isRelevantForStale(m) {
@@ -89,7 +95,7 @@ function onComposerInput() {
     stopTyping();
     return;
   }
-  if (baseline === null) baseline = maxMessageId();
+  if (baseline === null && state.threadLoaded) baseline = maxMessageId();
   const now = Date.now();
   if (!typingActive || now - typingSentAt >= 2000) {
     typingActive = true;
@@ -137,12 +143,14 @@ async function send(force) {
   const kind = composerMode;
   try {
     const cc = kind === "message" ? selectedCc() : [];
-    let request = { method: "POST", body: { text, kind, cc } };
+    const origin = kind === "message" && state.origin ? state.origin : {};
+    let request = { method: "POST", body: { text, kind, cc, ...origin } };
     if (files.length) {
       const form = new FormData();
       form.append("text", text);
       form.append("kind", kind);
       for (const entry of cc) form.append("cc", entry);
+      for (const [key, value] of Object.entries(origin)) form.append(key, String(value));
       for (const file of files) form.append("attachments", file, file.name);
       request = { method: "POST", form };
     }
@@ -150,7 +158,7 @@ async function send(force) {
     state.drafts.delete(id);
     if (files.length) { pendingFiles = pendingFiles.filter((f) => !files.includes(f)); renderFiles(); }
     if (state.openId === id) {
-      if (textarea.value === text) textarea.value = "";
+      if (textarea.value === text) { textarea.value = ""; onComposerEdited(); forgetSuggestions(); }
       baseline = textarea.value.trim() ? maxMessageId() : null;
       addMessageToThread(message, true);
       scrollToBottom();
@@ -199,7 +207,9 @@ export function initComposer() {
   $("stale-review").addEventListener("click", review);
   textarea.addEventListener("input", onComposerInput);
   textarea.addEventListener("input", () => onCannedInput(textarea));
+  textarea.addEventListener("input", onComposerEdited);
   initCanned(textarea);
+  initSuggestions((...args) => hooks.act(...args));
   textarea.addEventListener("keydown", (e) => {
     if (onCannedKey(textarea, e)) return;
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); send(false); }

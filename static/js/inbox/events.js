@@ -9,6 +9,7 @@ import { addMessageToThread, markRead, openConversation } from "./thread.js";
 import { renderHeader } from "./header.js";
 import { renderCc } from "./composer.js";
 import { loadContact } from "./sidebar.js";
+import { onSuggestedEvent, renderNeedsPersonBadge } from "./suggestions.js";
 
 // ---------------------------------------------------------------- notifications
 function notificationsSupported() {
@@ -32,14 +33,14 @@ export function onConversationFromApi(c) {
   const { conv } = remember(c, true);
   placeInList(conv, false);
   updateRow(conv.id);
-  if (conv.id === state.openId) { renderHeader(); renderCc(); }
+  if (conv.id === state.openId) { renderHeader(); renderCc(); renderNeedsPersonBadge(); }
 }
 
 function onConversationEvent(c, changes) {
   const { prev, conv } = remember(c, false);
   placeInList(conv, changes.includes("last_activity_at"));
   updateRow(conv.id);
-  if (conv.id === state.openId) { renderHeader(); renderCc(); }
+  if (conv.id === state.openId) { renderHeader(); renderCc(); renderNeedsPersonBadge(); }
   if (!prev && matchesFilters(conv)) refreshConversation(conv.id);
   const assignedToMe = conv.assignee && conv.assignee.id === ME.id;
   if (changes.includes("assignee") && assignedToMe && !(prev && prev.assignee && prev.assignee.id === ME.id)) {
@@ -119,6 +120,9 @@ export function applyEvent(frame) {
       break;
     case "conversation.read":
       onReadEvent(payload);
+      break;
+    case "draft.suggested":
+      onSuggestedEvent(payload);
       break;
     default:
       break;

@@ -78,11 +78,12 @@ async function agentsFor(inboxId) {
 
 // ---------------------------------------------------------------- conversation actions
 // Success shows as the activity line in the thread and the header; only errors toast.
-export async function act(path, body) {
+export async function act(path, body, method) {
   const id = state.openId;
   if (!id) return;
   try {
-    const conv = await serial(id, () => api("conversations/" + id + "/" + path + "/", { method: "POST", body }));
+    const request = method === "DELETE" ? { method } : { method: method || "POST", body };
+    const conv = await serial(id, () => api("conversations/" + id + "/" + path + "/", request));
     hooks.onConversationFromApi(conv);
   } catch (error) {
     toast(error.message, "error");

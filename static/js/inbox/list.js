@@ -98,6 +98,7 @@ function renderRow(li, c) {
     h("span", null, c.inbox.name + " · #" + c.number),
     c.priority > 0 ? h("span", { class: "prio prio-" + c.priority, title: "Priority: " + PRIORITY[c.priority] }, PRIORITY[c.priority]) : null,
     c.contact.is_vip ? h("span", { class: "prio prio-3", title: "VIP contact" }, "VIP") : null,
+    (c.needs_person || []).length ? h("span", { class: "prio prio-4 needs-person-chip", title: "Needs a person: " + c.needs_person.join("; ") }, "Needs a person") : null,
   ]);
   const labels = (c.labels || []).length
     ? h("span", { class: "conv-labels label-chips" }, c.labels.map(labelChip))

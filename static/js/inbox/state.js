@@ -30,7 +30,9 @@ export const state = {
   hasMore: false,
   threadLoaded: false,
   contact: null,
-  drafts: new Map(), // conversation id → {text, mode, baseline}
+  drafts: new Map(), // conversation id → {text, mode, baseline, origin}
+  // Where the composer's text started: {suggestion_id, candidate} or {canned_reply_id}; null.
+  origin: null,
   typing: new Map(), // conversation id → Map(user id → {name, timer})
   viewing: new Map(), // conversation id → Map(user id → name)
 };

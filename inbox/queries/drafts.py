@@ -1,0 +1,65 @@
+"""The suggested drafts an agent sees on a conversation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from accounts.models import User
+from inbox.models import Conversation, DraftSuggestion
+from inbox.queries.canned import visible_canned_replies
+
+
+def suggestions_for(conversation: Conversation, agent: User) -> dict[str, Any]:
+    """The drafts for the conversation's latest customer message, rendered for `agent`:
+    the ones the background task stored (minus canned replies this agent may not use),
+    else, while the customer waits, computed now. `index` is the candidate's position in
+    the stored suggestion: what a reply sends back as `candidate`."""
+    from inbox.actions import drafts as draft_actions
+    from inbox.drafts.engines import context_for, suggest
+    from inbox.drafts.present import present
+    from inbox.policy import policy_for
+
+    policy = policy_for(conversation.inbox)
+    latest = conversation.last_incoming_message_id
+    draft = (
+        DraftSuggestion.objects.filter(conversation=conversation, message_id=latest).first()
+        if latest
+        else None
+    )
+    usable = set(
+        visible_canned_replies(agent, inbox_id=conversation.inbox_id).values_list("id", flat=True)
+    )
+    candidates: list[tuple[int, dict[str, Any]]] = []
+    language, outcome = "", "pending"
+    if draft is not None:
+        language, outcome = draft.language, draft.outcome
+        candidates = [
+            (index, candidate)
+            for index, candidate in enumerate(draft.candidates)
+            if not candidate.get("canned_reply_id") or candidate["canned_reply_id"] in usable
+        ]
+        if candidates:
+            draft_actions.mark_suggestion_shown(draft)
+    elif policy.suggestions and conversation.waiting_since is not None:
+        context = context_for(conversation, agent, tone=policy.tone)
+        language = context.language
+        found = suggest(context, threshold=policy.confidence_threshold)
+        candidates = [(index, draft_actions._candidate(s)) for index, s in enumerate(found)]
+    results = []
+    for index, candidate in candidates:
+        shown = present(
+            candidate,
+            conversation=conversation,
+            agent=agent,
+            customer_language=language,
+            greeting=policy.greeting,
+        )
+        results.append({"index": index, **shown})
+    return {
+        "suggestion_id": draft.pk if draft is not None and candidates else None,
+        "message_id": latest,
+        "language": language,
+        "outcome": outcome,
+        "needs_person": conversation.needs_person,
+        "results": results,
+    }

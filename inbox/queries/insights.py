@@ -1,0 +1,282 @@
+"""The balance between automation and people, in numbers: what happened to suggested drafts
+(shown, used as is, used with edits, discarded) per inbox, engine and agent; the canned
+replies most used, most edited and never used; conversations flagged for a person and why;
+automated messages; and how fast customers got an answer with and without a suggestion.
+Shown on /insights/, in the API (/api/v1/insights/) and as CSV."""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.db.models import Avg, Count, Q
+from django.utils import timezone
+
+from inbox.models import CannedReply, DraftSuggestion, Inbox, Message, ReplyMetric
+
+AGENT_COLUMNS = ("replies", "from_suggestion", "from_canned", "typed", "discarded", "similarity")
+
+
+@dataclass(frozen=True)
+class Period:
+    start: date
+    end: date  # inclusive
+    inbox_ids: tuple[int, ...]
+
+    @property
+    def since(self) -> datetime:
+        return timezone.make_aware(datetime.combine(self.start, time.min))
+
+    @property
+    def until(self) -> datetime:
+        return timezone.make_aware(datetime.combine(self.end + timedelta(days=1), time.min))
+
+
+def period(
+    *, start: date | None, end: date | None, inbox_id: int | None, visible: list[int]
+) -> Period:
+    """The period asked for (default: the last 30 days), limited to inboxes in `visible`."""
+    today = timezone.localdate()
+    end = end or today
+    start = start or end - timedelta(days=29)
+    if start > end:
+        start, end = end, start
+    inboxes = tuple(i for i in visible if inbox_id is None or i == inbox_id)
+    return Period(start, end, inboxes)
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 3) if whole else None
+
+
+def _suggestion_rows(p: Period, key: str) -> list[dict[str, Any]]:
+    rows = (
+        DraftSuggestion.objects.filter(
+            inbox_id__in=p.inbox_ids, created_at__gte=p.since, created_at__lt=p.until
+        )
+        .values(key)
+        .annotate(
+            computed=Count("id"),
+            shown=Count("id", filter=Q(shown_at__isnull=False)),
+            used=Count("id", filter=Q(outcome="used")),
+            edited=Count("id", filter=Q(outcome="edited")),
+            discarded=Count("id", filter=Q(outcome="discarded")),
+        )
+        .order_by(key)
+    )
+    out = []
+    for row in rows:
+        acted = row["used"] + row["edited"]
+        row["acceptance"] = _rate(acted, row["shown"])
+        out.append(row)
+    return out
+
+
+def _median(values: list[int]) -> int | None:
+    return int(statistics.median(values)) if values else None
+
+
+def _reason_kind(reason: str) -> str:
+    """“Asks for a person (“talk to a human”)” → “Asks for a person”; keywords stay whole."""
+    if reason.startswith("Keyword"):
+        return reason
+    return re.sub(r"\s*\(.*\)$", "", reason)
+
+
+def insights(p: Period) -> dict[str, Any]:
+    names = dict(Inbox.objects.filter(pk__in=p.inbox_ids).values_list("id", "name"))
+    in_range = {"inbox_id__in": p.inbox_ids, "created_at__gte": p.since, "created_at__lt": p.until}
+
+    by_inbox = _suggestion_rows(p, "inbox_id")
+    for row in by_inbox:
+        row["inbox"] = names.get(row.pop("inbox_id"), "")
+    by_engine = _suggestion_rows(p, "engine")
+    totals = {
+        key: sum(row[key] for row in by_inbox)
+        for key in ("computed", "shown", "used", "edited", "discarded")
+    }
+    totals["acceptance"] = _rate(totals["used"] + totals["edited"], totals["shown"])
+
+    metrics = ReplyMetric.objects.filter(**in_range)
+    by_agent = list(
+        metrics.exclude(agent=None)
+        .values("agent_id", "agent__name")
+        .annotate(
+            replies=Count("id"),
+            from_suggestion=Count("id", filter=Q(origin="suggestion")),
+            from_canned=Count("id", filter=Q(origin="canned")),
+            typed=Count("id", filter=Q(origin="typed")),
+            similarity=Avg("similarity"),
+        )
+        .order_by("agent__name")
+    )
+    discarded_by = dict(
+        DraftSuggestion.objects.filter(**in_range, outcome="discarded")
+        .values_list("outcome_by")
+        .annotate(n=Count("id"))
+    )
+    agents = []
+    for agent_row in by_agent:
+        row = dict(agent_row)
+        agents.append(
+            {
+                "agent": row["agent__name"],
+                "replies": row["replies"],
+                "from_suggestion": row["from_suggestion"],
+                "from_canned": row["from_canned"],
+                "typed": row["typed"],
+                "discarded": discarded_by.get(row["agent_id"], 0),
+                "similarity": (None if row["similarity"] is None else round(row["similarity"], 3)),
+            }
+        )
+    origins = dict(metrics.values_list("origin").annotate(n=Count("id")))
+    automated = dict(
+        metrics.filter(origin="automated").values_list("automated_kind").annotate(n=Count("id"))
+    )
+
+    # First response: seconds to the first reply of each conversation that had to wait.
+    first: dict[int, tuple[int | None, str]] = {}
+    for conversation_id, seconds, origin in (
+        metrics.exclude(response_seconds=None)
+        .exclude(origin="automated")
+        .order_by("created_at")
+        .values_list("conversation_id", "response_seconds", "origin")
+    ):
+        first.setdefault(conversation_id, (seconds, origin))
+    with_s = [s for s, origin in first.values() if s is not None and origin == "suggestion"]
+    without = [s for s, origin in first.values() if s is not None and origin != "suggestion"]
+
+    canned_use = Counter(
+        dict(
+            metrics.exclude(canned_reply=None)
+            .values_list("canned_reply_id")
+            .annotate(n=Count("id"))
+        )
+    )
+    titles = dict(CannedReply.objects.values_list("id", "title"))
+    edited_rows = (
+        metrics.exclude(canned_reply=None)
+        .exclude(similarity=None)
+        .values("canned_reply_id")
+        .annotate(similarity=Avg("similarity"), n=Count("id"))
+        .filter(n__gte=2)
+        .order_by("similarity")[:10]
+    )
+    never = list(
+        CannedReply.objects.filter(usage_count=0)
+        .exclude(pk__in=ReplyMetric.objects.exclude(canned_reply=None).values("canned_reply_id"))
+        .order_by("title")
+        .values_list("title", flat=True)[:50]
+    )
+
+    flags: Counter[str] = Counter()
+    flagged_conversations: set[int] = set()
+    for conversation_id, data in Message.objects.filter(
+        **in_range, kind=Message.Kind.ACTIVITY, data__verb="needs_person"
+    ).values_list("conversation_id", "data"):
+        flagged_conversations.add(conversation_id)
+        for reason in data.get("reasons", []):
+            flags[_reason_kind(reason)] += 1
+
+    days: dict[str, dict[str, int]] = {}
+    day = p.start
+    while day <= p.end:
+        days[day.isoformat()] = {"suggested": 0, "accepted": 0, "discarded": 0, "automated": 0}
+        day += timedelta(days=1)
+    for created, outcome in DraftSuggestion.objects.filter(**in_range).values_list(
+        "created_at", "outcome"
+    ):
+        bucket = days.get(timezone.localtime(created).date().isoformat())
+        if bucket is not None:
+            bucket["suggested"] += 1
+            if outcome in ("used", "edited"):
+                bucket["accepted"] += 1
+            elif outcome == "discarded":
+                bucket["discarded"] += 1
+    for (created,) in metrics.filter(origin="automated").values_list("created_at"):
+        bucket = days.get(timezone.localtime(created).date().isoformat())
+        if bucket is not None:
+            bucket["automated"] += 1
+
+    return {
+        "period": {
+            "from": p.start.isoformat(),
+            "to": p.end.isoformat(),
+            "inboxes": [{"id": i, "name": names.get(i, "")} for i in p.inbox_ids],
+        },
+        "suggestions": {**totals, "by_inbox": by_inbox, "by_engine": by_engine},
+        "agents": agents,
+        "replies": {
+            "total": sum(origins.values()),
+            "by_origin": {key: origins.get(key, 0) for key in ReplyMetric.Origin.values},
+            "automated": automated,
+        },
+        "first_response": {
+            "with_suggestion": {"conversations": len(with_s), "median_seconds": _median(with_s)},
+            "without_suggestion": {
+                "conversations": len(without),
+                "median_seconds": _median(without),
+            },
+        },
+        "canned": {
+            "most_used": [
+                {"title": titles.get(reply_id, "(deleted)"), "replies": n}
+                for reply_id, n in canned_use.most_common(10)
+            ],
+            "most_edited": [
+                {
+                    "title": titles.get(row["canned_reply_id"], "(deleted)"),
+                    "replies": row["n"],
+                    "similarity": round(row["similarity"], 3),
+                }
+                for row in edited_rows
+            ],
+            "never_used": never,
+        },
+        "needs_person": {
+            "conversations": len(flagged_conversations),
+            "reasons": [{"reason": r, "count": n} for r, n in flags.most_common()],
+        },
+        "daily": [{"day": key, **value} for key, value in days.items()],
+    }
+
+
+def csv_rows(data: dict[str, Any]) -> list[list[Any]]:
+    """The same numbers, one per row: section, group, metric, value."""
+    rows: list[list[Any]] = [["section", "group", "metric", "value"]]
+    s = data["suggestions"]
+    for key in ("computed", "shown", "used", "edited", "discarded", "acceptance"):
+        rows.append(["suggestions", "all", key, s[key]])
+    for row in s["by_inbox"]:
+        for key in ("computed", "shown", "used", "edited", "discarded", "acceptance"):
+            rows.append(["suggestions by inbox", row["inbox"], key, row[key]])
+    for row in s["by_engine"]:
+        for key in ("computed", "shown", "used", "edited", "discarded", "acceptance"):
+            rows.append(["suggestions by engine", row["engine"] or "(none)", key, row[key]])
+    for row in data["agents"]:
+        for key in AGENT_COLUMNS:
+            rows.append(["agents", row["agent"], key, row[key]])
+    for key, value in data["replies"]["by_origin"].items():
+        rows.append(["replies by origin", key, "replies", value])
+    for key, value in data["replies"]["automated"].items():
+        rows.append(["automated messages", key, "messages", value])
+    for group, value in data["first_response"].items():
+        rows.append(["first response", group, "conversations", value["conversations"]])
+        rows.append(["first response", group, "median_seconds", value["median_seconds"]])
+    for row in data["canned"]["most_used"]:
+        rows.append(["canned most used", row["title"], "replies", row["replies"]])
+    for row in data["canned"]["most_edited"]:
+        rows.append(["canned most edited", row["title"], "similarity", row["similarity"]])
+    for title in data["canned"]["never_used"]:
+        rows.append(["canned never used", title, "replies", 0])
+    rows.append(["needs a person", "all", "conversations", data["needs_person"]["conversations"]])
+    for row in data["needs_person"]["reasons"]:
+        rows.append(["needs a person", row["reason"], "count", row["count"]])
+    for row in data["daily"]:
+        for key in ("suggested", "accepted", "discarded", "automated"):
+            rows.append(["daily", row["day"], key, row[key]])
+    return rows
