@@ -41,6 +41,30 @@ CONTRACTION = re.compile(r"(?<=[^\W_])['’](?=[^\W_])")
 REPLY_PREFIX = re.compile(r"^\s*((re|fw|fwd|aw|wg|tr|sv|rv|antw)\s*(\[\d+\])?\s*:\s*)+", re.I)
 
 
+# Words customers use for the same thing, across our languages, meet on one token (after
+# folding and stemming): a French "facture" finds an English invoice reply (which is then
+# marked as another language), "bill" finds "invoice".
+_CONCEPTS = {
+    "invoice": "bill receipt facture factura rechnung quittung recibo",
+    "refund": "reimburs reimbursement remboursement rembourser reembolso erstattung "
+    "ruckerstattung rueckerstattung",
+    "parcel": "package packet paquet coli colis paquete paket shipment envoi",
+    "order": "commande pedido bestellung",
+    "password": "contrasena passwort kennwort mdp",
+    "cancel": "annuler annulation cancelar cancelacion kundigen kundigung stornieren storno "
+    "cancellation",
+    "subscription": "abonnement suscripcion abo membership",
+    "return": "renvoyer retourner retour devolver devolucion rucksendung retoure zurucksenden",
+    "login": "log connecter connexion anmelden anmeldung sign signin",
+    "account": "compte cuenta konto",
+    "delivery": "livraison entrega lieferung",
+    "tracking": "track suivi seguimiento sendungsverfolgung",
+    "gift": "voucher gutschein cadeau regalo",
+    "damaged": "broken cassé casse roto rota kaputt beschadigt defect defective",
+}
+CONCEPTS = {word: concept for concept, words in _CONCEPTS.items() for word in words.split()}
+
+
 def tokens(text: str) -> list[str]:
     # "we're" and "don't" stay whole (then stopwords), not "re" and "t".
     folded = CONTRACTION.sub("", _fold(text))
@@ -52,7 +76,7 @@ def tokens(text: str) -> list[str]:
             if len(w) > len(suffix) + 3 and w.endswith(suffix):
                 w = w[: -len(suffix)]
                 break
-        out.append(w)
+        out.append(CONCEPTS.get(w, w))
     return out
 
 
