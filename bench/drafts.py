@@ -134,8 +134,18 @@ WORDS = [
 ]
 
 
+# Past questions read like real ones: a few support words, and words from a long tail
+# (product names, places, everyday words) drawn with Zipf's law over 30,000 pseudo-words.
+TAIL = [f"w{i}x" for i in range(30000)]
+TAIL_WEIGHTS = [1 / (i + 1) for i in range(len(TAIL))]
+
+
 def sentence(rng: random.Random, n: int) -> str:
-    return " ".join(rng.choice(WORDS) for _ in range(n))
+    support = [rng.choice(WORDS) for _ in range(max(2, n // 4))]
+    tail = rng.choices(TAIL, weights=TAIL_WEIGHTS, k=n - len(support))
+    words = support + tail
+    rng.shuffle(words)
+    return " ".join(words)
 
 
 def seed(canned_count: int, memory_count: int):

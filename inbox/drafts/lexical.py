@@ -88,6 +88,7 @@ class _Index:
     lengths: list[int]
     average: float
     df: Counter[str]
+    postings: dict[str, list[tuple[int, int]]]  # word → (position, term frequency)
 
 
 _cache: dict[str, _Index] = {}
@@ -108,12 +109,14 @@ def _document(reply: object) -> Counter[str]:
 
 
 def _index() -> _Index:
-    from django.db.models import Max
+    from django.db.models import Count, Max
 
     from inbox.models import CannedReply
 
-    stats = CannedReply.objects.aggregate(n=Max("id"), changed=Max("updated_at"))
-    key = (CannedReply.objects.count(), f"{stats['n']}:{stats['changed']}")
+    stats = CannedReply.objects.aggregate(
+        count=Count("id"), n=Max("id"), changed=Max("updated_at")
+    )
+    key = (stats["count"], f"{stats['n']}:{stats['changed']}")
     with _lock:
         cached = _cache.get("all")
         if cached is not None and cached.key == key:
@@ -122,8 +125,11 @@ def _index() -> _Index:
     docs = [_document(r) for r in rows]
     lengths = [sum(d.values()) for d in docs]
     df: Counter[str] = Counter()
-    for d in docs:
+    postings: dict[str, list[tuple[int, int]]] = {}
+    for position, d in enumerate(docs):
         df.update(d.keys())
+        for word, tf in d.items():
+            postings.setdefault(word, []).append((position, tf))
     index = _Index(
         key=key,
         ids=[r.pk for r in rows],
@@ -131,6 +137,7 @@ def _index() -> _Index:
         lengths=lengths,
         average=(sum(lengths) / len(lengths)) if lengths else 0.0,
         df=df,
+        postings=postings,
     )
     with _lock:
         _cache["all"] = index
@@ -157,33 +164,33 @@ def evidence_weight(n: int, df: int) -> float:
     return math.log(1 + n / df)
 
 
-def rank(query: str, allowed: set[int]) -> list[Match]:
-    """The allowed canned replies that share words with the query, best first."""
+def rank(query: str, allowed: set[int] | None = None) -> list[Match]:
+    """The canned replies (of `allowed`, when given) that share words with the query, best
+    first."""
     index = _index()
     words = set(tokens(query))
     if not words or not index.docs:
         return []
     n = len(index.docs)
     average = index.average or 1
-    found = []
-    for position, doc in enumerate(index.docs):
-        reply_id = index.ids[position]
-        if reply_id not in allowed:
+    totals: dict[int, list[float]] = {}  # position → [score, evidence, words]
+    for word in words:
+        df = index.df.get(word, 0)
+        if not df:
             continue
-        score = evidence = 0.0
-        matched = 0
-        length = index.lengths[position] or 1
-        for word in words:
-            tf = doc.get(word, 0)
-            if not tf:
+        idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+        weight = evidence_weight(n, df)
+        for position, tf in index.postings[word]:
+            if allowed is not None and index.ids[position] not in allowed:
                 continue
-            df = index.df[word]
-            idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
-            score += idf * tf * (K1 + 1) / (tf + K1 * (1 - B + B * length / average))
-            evidence += evidence_weight(n, df)
-            matched += 1
-        if score > 0:
-            found.append(Match(reply_id, score, evidence, matched))
+            length = index.lengths[position] or 1
+            entry = totals.get(position)
+            if entry is None:
+                entry = totals[position] = [0.0, 0.0, 0]
+            entry[0] += idf * tf * (K1 + 1) / (tf + K1 * (1 - B + B * length / average))
+            entry[1] += weight
+            entry[2] += 1
+    found = [Match(index.ids[p], e[0], e[1], int(e[2])) for p, e in totals.items()]
     found.sort(key=lambda m: -m.score)
     return found
 
@@ -191,6 +198,7 @@ def rank(query: str, allowed: set[int]) -> list[Match]:
 # Same language as the customer: a little ahead; another language: a little behind (and
 # the agent is told, inbox/drafts/present.py).
 SAME_LANGUAGE, OTHER_LANGUAGE = 1.15, 0.8
+CANDIDATES = 60  # best matches checked for the agent's access
 
 
 EVIDENCE_SATURATION = 4.0
@@ -218,9 +226,16 @@ class CannedReplyRanker:
         from inbox.queries.canned import usable_canned_replies
 
         conversation = context.conversation
+        ranked = rank(query_text(context.subject, context.text))[:CANDIDATES]
+        if not ranked:
+            return []
+        # Which of the best matches this agent (or, in the background, any agent of the
+        # inbox) may use: one query over a few ids, not over the whole library.
         usable = usable_canned_replies(context.agent, inbox_id=conversation.inbox_id)
-        languages = dict(usable.values_list("id", "language"))
-        ranked = rank(query_text(context.subject, context.text), set(languages))
+        languages = dict(
+            usable.filter(pk__in=[m.id for m in ranked]).values_list("id", "language")
+        )
+        ranked = [m for m in ranked if m.id in languages]
         if not ranked:
             return []
         adjusted = []

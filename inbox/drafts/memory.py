@@ -5,9 +5,10 @@ against remembered questions of the same inbox, and the best answers come back a
 “Similar to Ben's reply in #1234”.
 
 The index lives in each process and grows by the rows added since it was built (one
-indexed query per suggestion); it is rebuilt from scratch every REBUILD_SECONDS so removed
-rows fall out. Common words (in more than COMMON_SHARE of questions) are skipped when
-scoring: their weight is small and their postings are long (bench/drafts.py)."""
+indexed query per suggestion); every CHECK_SECONDS an index-only count tells whether rows
+were removed, and only then is it rebuilt. Common words (in more than COMMON_SHARE of
+questions) are skipped when scoring: their weight is small and their postings are long
+(bench/drafts.py)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from typing import Any
 from inbox.drafts.engines import DraftContext, Suggestion
 from inbox.drafts.lexical import K1, B, Match, confidence, evidence_weight, query_text, tokens
 
-REBUILD_SECONDS = 600
+CHECK_SECONDS = 60  # how often to look for removed rows (a rebuild only then)
 COMMON_SHARE = 0.05
 BATCH = 5000
 QUESTION_CHARS = 2000
@@ -97,8 +98,12 @@ def _fresh_index() -> _Index:
     from inbox.models import ReplyMemory
 
     with _lock:
-        if time.monotonic() - _index.built_at > REBUILD_SECONDS:
-            _index = _Index(built_at=time.monotonic())
+        if time.monotonic() - _index.built_at > CHECK_SECONDS:
+            # Rows removed since (a conversation deleted): start again. An index-only count.
+            kept = ReplyMemory.objects.filter(id__lte=_index.last_id).count()
+            if kept != len(_index.ids):
+                _index = _Index()
+            _index.built_at = time.monotonic()
         index = _index
         while True:
             rows = list(
