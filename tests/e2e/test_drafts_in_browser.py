@@ -52,7 +52,7 @@ def test_the_best_draft_is_prefilled_marked_and_sent_after_edits(
 ) -> None:
     ben, inbox = team_setup["ben"], team_setup["inbox"]
     result = customer_writes_and_task_runs(
-        inbox, "I forgot my password and can't log in, the code does not work either"
+        inbox, "I forgot my password and cannot reset it; also the app code is rejected"
     )
     page = asgi_page(ben)
     open_inbox(page)
