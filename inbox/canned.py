@@ -105,7 +105,7 @@ def preview(body: str, *, agent: Any = None, inbox: Any = None) -> str:
     from types import SimpleNamespace
 
     custom = {
-        v.name.removeprefix(CUSTOM_PREFIX): f"‹{v.name.removeprefix(CUSTOM_PREFIX)}›"
+        v.name.removeprefix(CUSTOM_PREFIX): f"[{v.name.removeprefix(CUSTOM_PREFIX)}]"
         for v in variables(body)
         if v.name.startswith(CUSTOM_PREFIX)
     }
