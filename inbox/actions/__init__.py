@@ -4,9 +4,11 @@ Callers have checked that the actor may see the inbox; what else is checked is i
 docstrings. Refusals raise `InboxError` with a message safe to show."""
 
 from inbox.actions.canned import (
+    add_canned_attachment,
     create_canned_reply,
     delete_canned_reply,
     record_canned_use,
+    remove_canned_attachment,
     update_canned_reply,
 )
 from inbox.actions.contacts import (
@@ -60,6 +62,7 @@ __all__ = [
     "IdentityInput",
     "InboundResult",
     "InboxError",
+    "add_canned_attachment",
     "add_note",
     "assign",
     "assign_team",
@@ -79,6 +82,7 @@ __all__ = [
     "record_canned_use",
     "record_delivery_attempt",
     "record_reply_metric",
+    "remove_canned_attachment",
     "reopen_if_snooze_due",
     "retry_delivery",
     "send_automated",

@@ -11,7 +11,7 @@ from django.db.models import F
 from accounts.models import Team, User
 from inbox.actions.errors import InboxError
 from inbox.canned import VariableError, variables
-from inbox.models import CannedReply, Inbox
+from inbox.models import CannedAttachment, CannedReply, Inbox
 
 FIELDS = {"title", "shortcode", "body", "scope", "team", "inbox", "tags", "examples", "language"}
 
@@ -95,3 +95,40 @@ def delete_canned_reply(*, reply: CannedReply, actor: User) -> None:
 
 def record_canned_use(*, reply: CannedReply) -> None:
     CannedReply.objects.filter(pk=reply.pk).update(usage_count=F("usage_count") + 1)
+
+
+MAX_CANNED_FILES = 5
+
+
+def add_canned_attachment(
+    *, reply: CannedReply, actor: User, filename: str, content_type: str, content: bytes
+) -> CannedAttachment:
+    """A file sent with the reply. Same size limit as an agent's upload."""
+    from django.conf import settings
+    from django.core.files.base import ContentFile
+
+    if not can_edit(actor, reply):
+        raise InboxError("You cannot change this canned reply.")
+    if not content:
+        raise InboxError("That file is empty.", field="file")
+    if len(content) > settings.ATTACHMENT_MAX_BYTES:
+        limit = settings.ATTACHMENT_MAX_BYTES // (1024 * 1024)
+        raise InboxError(f"Files are limited to {limit} MB.", field="file")
+    if reply.attachments.count() >= MAX_CANNED_FILES:
+        raise InboxError(f"A canned reply carries at most {MAX_CANNED_FILES} files.", field="file")
+    attachment = CannedAttachment(
+        canned_reply=reply,
+        filename=(filename or "attachment")[:255],
+        content_type=(content_type or "application/octet-stream")[:100],
+        size=len(content),
+    )
+    attachment.file.save(attachment.filename, ContentFile(content), save=False)
+    attachment.save()
+    return attachment
+
+
+def remove_canned_attachment(*, attachment: CannedAttachment, actor: User) -> None:
+    if not can_edit(actor, attachment.canned_reply):
+        raise InboxError("You cannot change this canned reply.")
+    attachment.file.delete(save=False)
+    attachment.delete()

@@ -278,11 +278,13 @@ def send_reply(
     attachments: Sequence[AttachmentInput] = (),
     cc: Sequence[str] = (),
     started_from: dict[str, Any] | None = None,
+    canned_attachment_ids: Sequence[int] = (),
 ) -> Message:
     """An agent's reply to the customer, queued for delivery by the inbox's source. `cc`:
     email addresses to copy ("Name <address>" or an address). `started_from`: the suggested
-    draft or canned reply the agent started from (see `record_reply_metric`)."""
-
+    draft or canned reply the agent started from (see `record_reply_metric`);
+    `canned_attachment_ids`: files of canned replies the author may use, sent along."""
+    attachments = [*attachments, *_canned_files(author, conversation, canned_attachment_ids)]
     if not text.strip() and not attachments:
         raise InboxError("Write something or attach a file.", field="text")
     copies = _valid_cc(cc)
@@ -322,6 +324,25 @@ def send_reply(
         message_id = message.pk
         transaction.on_commit(lambda: _deliver(message_id))
     return message
+
+
+def _canned_files(
+    author: User, conversation: Conversation, ids: Sequence[int]
+) -> list[AttachmentInput]:
+    from inbox.models import CannedAttachment
+    from inbox.queries.canned import visible_canned_replies
+
+    if not ids:
+        return []
+    usable = visible_canned_replies(author, inbox_id=conversation.inbox_id)
+    rows = list(CannedAttachment.objects.filter(pk__in=ids, canned_reply__in=usable))
+    if len(rows) != len(set(ids)):
+        raise InboxError("One of the canned reply's files is no longer there.", field="text")
+    files = []
+    for row in rows:
+        with row.file.open("rb") as handle:
+            files.append(AttachmentInput(row.filename, row.content_type, handle.read()))
+    return files
 
 
 def _deliver(message_id: int) -> None:

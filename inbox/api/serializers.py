@@ -33,6 +33,13 @@ class MessageCreate(serializers.Serializer[Any]):
     canned_reply_id = serializers.IntegerField(
         required=False, allow_null=True, help_text="The canned reply inserted by hand"
     )
+    canned_attachments = serializers.ListField(
+        child=serializers.IntegerField(),
+        max_length=20,
+        required=False,
+        default=list,
+        help_text="Files of canned replies to send along (their ids)",
+    )
 
 
 class CannedReplyPreview(serializers.Serializer[Any]):

@@ -249,6 +249,7 @@ class ConversationViewSet(viewsets.ViewSet):
                     text=data["text"],
                     attachments=attachments,
                     cc=data["cc"],
+                    canned_attachment_ids=data["canned_attachments"],
                     started_from={
                         "suggestion_id": data.get("suggestion_id"),
                         "candidate": data.get("candidate") or 0,
@@ -647,8 +648,16 @@ def canned_json(reply: CannedReply) -> dict[str, Any]:
         "examples": reply.examples,
         "language": reply.language,
         "usage_count": reply.usage_count,
+        "attachments": canned_files_json(reply),
         "updated_at": reply.updated_at.isoformat(),
     }
+
+
+def canned_files_json(reply: CannedReply) -> list[dict[str, Any]]:
+    return [
+        {"id": a.pk, "filename": a.filename, "content_type": a.content_type, "size": a.size}
+        for a in reply.attachments.all()
+    ]
 
 
 class CannedReplyViewSet(viewsets.ViewSet):
@@ -673,7 +682,7 @@ class CannedReplyViewSet(viewsets.ViewSet):
             _me(request),
             inbox_id=_pk(inbox) if inbox else None,
             search=request.query_params.get("q") or "",
-        )[:200]
+        ).prefetch_related("attachments")[:200]
         return Response({"results": [canned_json(r) for r in rows]})
 
     @extend_schema(responses=OBJ)

@@ -113,9 +113,7 @@ def _index() -> _Index:
 
     from inbox.models import CannedReply
 
-    stats = CannedReply.objects.aggregate(
-        count=Count("id"), n=Max("id"), changed=Max("updated_at")
-    )
+    stats = CannedReply.objects.aggregate(count=Count("id"), n=Max("id"), changed=Max("updated_at"))
     key = (stats["count"], f"{stats['n']}:{stats['changed']}")
     with _lock:
         cached = _cache.get("all")
@@ -232,9 +230,7 @@ class CannedReplyRanker:
         # Which of the best matches this agent (or, in the background, any agent of the
         # inbox) may use: one query over a few ids, not over the whole library.
         usable = usable_canned_replies(context.agent, inbox_id=conversation.inbox_id)
-        languages = dict(
-            usable.filter(pk__in=[m.id for m in ranked]).values_list("id", "language")
-        )
+        languages = dict(usable.filter(pk__in=[m.id for m in ranked]).values_list("id", "language"))
         ranked = [m for m in ranked if m.id in languages]
         if not ranked:
             return []

@@ -1,6 +1,6 @@
 """The inbox domain. Rows are written only by `inbox.actions`."""
 
-from inbox.models.canned import CannedReply
+from inbox.models.canned import CannedAttachment, CannedReply
 from inbox.models.contacts import Contact, ContactIdentity
 from inbox.models.conversations import Conversation, ConversationTally, Label, ReadPosition
 from inbox.models.drafts import AutoSendRule, DraftSuggestion, ReplyMemory, ReplyMetric
@@ -12,6 +12,7 @@ from inbox.models.messages import Attachment, Message
 __all__ = [
     "Attachment",
     "AutoSendRule",
+    "CannedAttachment",
     "CannedReply",
     "Contact",
     "ContactIdentity",

@@ -55,3 +55,23 @@ class CannedReply(models.Model):
 
     def __str__(self) -> str:
         return f"/{self.shortcode} {self.title}"
+
+
+class CannedAttachment(models.Model):
+    """A file sent with a canned reply (a return form, a size guide): attached to the reply
+    when an agent inserts it, removable before sending."""
+
+    canned_reply = models.ForeignKey(
+        CannedReply, on_delete=models.CASCADE, related_name="attachments"
+    )
+    file = models.FileField(upload_to="canned/%Y/%m/")
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.filename

@@ -45,6 +45,14 @@ def suggestions_for(conversation: Conversation, agent: User) -> dict[str, Any]:
         language = context.language
         found = suggest(context, threshold=policy.confidence_threshold)
         candidates = [(index, draft_actions._candidate(s)) for index, s in enumerate(found)]
+    from inbox.models import CannedAttachment
+
+    files: dict[int, list[dict[str, Any]]] = {}
+    canned_ids = [c["canned_reply_id"] for _, c in candidates if c.get("canned_reply_id")]
+    for row in CannedAttachment.objects.filter(canned_reply_id__in=canned_ids):
+        files.setdefault(row.canned_reply_id, []).append(
+            {"id": row.pk, "filename": row.filename, "size": row.size}
+        )
     results = []
     for index, candidate in candidates:
         shown = present(
@@ -54,6 +62,7 @@ def suggestions_for(conversation: Conversation, agent: User) -> dict[str, Any]:
             customer_language=language,
             greeting=policy.greeting,
         )
+        shown["attachments"] = files.get(candidate.get("canned_reply_id") or 0, [])
         results.append({"index": index, **shown})
     return {
         "suggestion_id": draft.pk if draft is not None and candidates else None,

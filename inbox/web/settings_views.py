@@ -594,6 +594,32 @@ def canned_edit(request: HttpRequest, reply_id: int) -> HttpResponse:
         else:
             messages.success(request, "Canned reply saved.")
             return redirect("inbox_settings:canned_list")
+    if request.method == "POST" and "add_file" in request.POST:
+        upload = request.FILES.get("file")
+        try:
+            if upload is None:
+                raise actions.InboxError("Choose a file.", field="file")
+            actions.add_canned_attachment(
+                reply=reply,
+                actor=request.user,  # type: ignore[arg-type]
+                filename=upload.name or "",
+                content_type=upload.content_type or "",
+                content=upload.read(),
+            )
+        except actions.InboxError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"“{upload.name}” will be sent with this reply.")
+        return redirect("inbox_settings:canned_edit", reply_id=reply.pk)
+    if request.method == "POST" and "remove_file" in request.POST:
+        attachment = reply.attachments.filter(pk=request.POST.get("remove_file") or 0).first()
+        if attachment is not None:
+            actions.remove_canned_attachment(
+                attachment=attachment,
+                actor=request.user,  # type: ignore[arg-type]
+            )
+            messages.success(request, f"“{attachment.filename}” removed.")
+        return redirect("inbox_settings:canned_edit", reply_id=reply.pk)
     body = form.data.get("body", reply.body) if form.is_bound else reply.body
     try:
         preview = canned.preview(body, agent=request.user, inbox=reply.inbox)
@@ -602,7 +628,13 @@ def canned_edit(request: HttpRequest, reply_id: int) -> HttpResponse:
     return render(
         request,
         "web/settings/canned_form.html",
-        {"form": form, "reply": reply, "nav": "canned", "preview": preview},
+        {
+            "form": form,
+            "reply": reply,
+            "nav": "canned",
+            "preview": preview,
+            "files": reply.attachments.all(),
+        },
     )
 
 

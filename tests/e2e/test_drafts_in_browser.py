@@ -26,7 +26,8 @@ def customer_writes_and_task_runs(inbox, text: str, **kwargs: Any) -> actions.In
 
 
 @pytest.fixture
-def library(team_setup) -> None:
+def library(team_setup, settings, asgi_media) -> None:
+    settings.MEDIA_ROOT = asgi_media  # the server reads the canned reply's file
     for title, code, body, examples in [
         (
             "Reset password",
@@ -42,9 +43,17 @@ def library(team_setup) -> None:
             ["my login code does not work", "two factor code rejected"],
         ),
     ]:
-        actions.create_canned_reply(
+        reply = actions.create_canned_reply(
             actor=team_setup["admin"], title=title, shortcode=code, body=body, examples=examples
         )
+        if code == "reset-password":
+            actions.add_canned_attachment(
+                reply=reply,
+                actor=team_setup["admin"],
+                filename="reset-guide.pdf",
+                content_type="application/pdf",
+                content=b"%PDF-1.4 guide",
+            )
 
 
 def test_the_best_draft_is_prefilled_marked_and_sent_after_edits(
@@ -64,6 +73,8 @@ def test_the_best_draft_is_prefilled_marked_and_sent_after_edits(
     expect(composer).to_have_class(re.compile("is-suggestion"))
     panel = page.get_by_role("region", name="Suggested draft")
     expect(panel).to_contain_text("Matches canned reply “Reset password”")
+    files = page.get_by_role("list", name="Files to send")
+    expect(files).to_contain_text("reset-guide.pdf")
     page.screenshot(path=str(ARTIFACTS / "drafts-prefilled.png"))
     # The other candidate is one click away, then back.
     panel.get_by_role("button", name=re.compile("^Try: Matches canned reply “Two-factor")).click()
@@ -76,8 +87,10 @@ def test_the_best_draft_is_prefilled_marked_and_sent_after_edits(
     composer.press("Control+Enter")
     expect(composer).to_have_value("")
     expect(panel).to_be_hidden()
+    expect(page.locator("#composer-files li")).to_have_count(0)
     metric = ReplyMetric.objects.get(conversation=result.conversation)
     assert metric.origin == "suggestion" and metric.engine == "canned"
+    assert [a.filename for a in metric.message.attachments.all()] == ["reset-guide.pdf"]
     assert 0.7 < metric.similarity < 1
 
 

@@ -185,3 +185,61 @@ def test_preview_for_a_sample_contact(admin_web, admin, api) -> None:
         "/api/v1/canned-replies/preview/", {"body": "Bye {{contact.nope}}"}, format="json"
     )
     assert answer.status_code == 400 and "contact.nope" in str(answer.json())
+
+
+def test_files_of_a_canned_reply_are_sent_with_the_reply(
+    admin_web, admin, agent, api, make_inbox, inbound, settings, tmp_path
+) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from inbox.models import Attachment, CannedAttachment
+
+    settings.MEDIA_ROOT = tmp_path
+    reply = actions.create_canned_reply(
+        actor=admin, title="Return form", shortcode="form", body="Here is the form."
+    )
+    page = admin_web.post(
+        f"/settings/canned-replies/{reply.pk}/",
+        {
+            "add_file": "1",
+            "file": SimpleUploadedFile("form.pdf", b"%PDF-1.4 form", "application/pdf"),
+        },
+        follow=True,
+    ).content.decode()
+    assert "“form.pdf” will be sent with this reply." in page
+    [file] = CannedAttachment.objects.filter(canned_reply=reply)
+    listed = api(agent).get("/api/v1/canned-replies/").json()["results"]
+    assert listed[0]["attachments"] == [
+        {"id": file.pk, "filename": "form.pdf", "content_type": "application/pdf", "size": 13}
+    ]
+    conversation = inbound(make_inbox(members=[agent]), "return form please").conversation
+    response = api(agent).post(
+        f"/api/v1/conversations/{conversation.pk}/messages/",
+        {"text": "Here is the form.", "canned_reply_id": reply.pk, "canned_attachments": [file.pk]},
+        format="json",
+    )
+    assert response.status_code == 201
+    [sent] = Attachment.objects.filter(message_id=response.json()["id"])
+    assert sent.filename == "form.pdf" and sent.file.read() == b"%PDF-1.4 form"
+
+
+def test_a_file_of_someone_elses_personal_reply_is_refused(
+    agent, api, make_inbox, inbound, settings, tmp_path
+) -> None:
+    from tests.factories import UserFactory
+
+    settings.MEDIA_ROOT = tmp_path
+    other = UserFactory(name="Other Agent")
+    mine = actions.create_canned_reply(
+        actor=other, title="Mine", shortcode="mine", body="x", scope="personal"
+    )
+    secret = actions.add_canned_attachment(
+        reply=mine, actor=other, filename="secret.txt", content_type="text/plain", content=b"s"
+    )
+    conversation = inbound(make_inbox(members=[agent]), "hi").conversation
+    response = api(agent).post(
+        f"/api/v1/conversations/{conversation.pk}/messages/",
+        {"text": "hello", "canned_attachments": [secret.pk]},
+        format="json",
+    )
+    assert response.status_code == 400

@@ -10,13 +10,13 @@ import { changeFilter, fillSelect, initList, loadList, renderFilters, rowEls, sc
 import { atBottom, initThread, markRead, openConversation, renderMessages, scrollToBottom } from "./thread.js";
 import { act, assignToMe, initHeader, renderHeader, resolve, snooze, snoozeUntil } from "./header.js";
 import { initSidebar, loadContact } from "./sidebar.js";
-import { initComposer, restoreDraft, saveDraft, setMode, startDraftBaseline, stopTyping, textarea } from "./composer.js";
+import { initComposer, renderFiles, restoreDraft, saveDraft, setMode, startDraftBaseline, stopTyping, textarea } from "./composer.js";
 import { clearPresence, onTypingFrame, onViewingFrame } from "./presence.js";
 import { applyEvent, onConversationFromApi, renderNotifyButton } from "./events.js";
 import { initNewConversation, renderNewConversationButton } from "./newconv.js";
 
 // The calls lower modules make upwards (see `hooks` in state.js).
-Object.assign(hooks, { act, onConversationFromApi, restoreDraft, saveDraft, startDraftBaseline, stopTyping });
+Object.assign(hooks, { act, onConversationFromApi, renderFiles, restoreDraft, saveDraft, startDraftBaseline, stopTyping });
 
 function goSignIn() {
   stopReconnecting();

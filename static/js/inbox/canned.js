@@ -3,7 +3,7 @@
 // filled for this conversation, Escape closes. The agent edits it before sending.
 import { $, h } from "./dom.js";
 import { api } from "./api.js";
-import { state } from "./state.js";
+import { hooks, state } from "./state.js";
 
 const TRIGGER = /(?:^|\s)\/([\w-]{0,40})$/;
 let replies = null; // one request per page, shared by every keystroke waiting for it
@@ -81,6 +81,9 @@ async function insert(textarea, reply) {
     const used = await api("canned-replies/" + reply.id + "/use/", { method: "POST", body: { conversation: state.openId } });
     textarea.value = before.slice(0, start) + used.text + after;
     if (!state.origin) state.origin = { canned_reply_id: reply.id };
+    const known = new Set(state.cannedFiles.map((f) => f.id));
+    state.cannedFiles = state.cannedFiles.concat((used.canned_reply.attachments || []).filter((f) => !known.has(f.id)));
+    hooks.renderFiles();
     const caret = start + used.text.length;
     textarea.setSelectionRange(caret, caret);
     textarea.dispatchEvent(new Event("input"));

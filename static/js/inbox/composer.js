@@ -15,7 +15,7 @@ let baseline = null; // highest message id seen when the current draft was start
 // ---------------------------------------------------------------- drafts
 export function saveDraft(id) {
   const text = textarea.value;
-  if (text.trim()) state.drafts.set(id, { text, mode: composerMode, baseline, origin: state.origin, suggested: textarea.classList.contains("is-suggestion") });
+  if (text.trim()) state.drafts.set(id, { text, mode: composerMode, baseline, origin: state.origin, suggested: textarea.classList.contains("is-suggestion"), cannedFiles: state.cannedFiles });
   else state.drafts.delete(id);
 }
 
@@ -43,6 +43,7 @@ function selectedCc() {
 export function restoreDraft(id) {
   const draft = state.drafts.get(id);
   pendingFiles = [];
+  state.cannedFiles = draft && draft.cannedFiles ? draft.cannedFiles : [];
   renderFiles();
   forgetSuggestions();
   textarea.value = draft ? draft.text : "";
@@ -119,18 +120,25 @@ function staleMessages() {
 
 let pendingFiles = [];
 
-function renderFiles() {
-  $("composer-files").replaceChildren(...pendingFiles.map((file, index) => h("li", { class: "file-chip" }, [
-    h("span", null, file.name + " · " + humanSize(file.size)),
-    h("button", { type: "button", "aria-label": "Remove " + file.name, dataset: { removeFile: index } }, "×"),
-  ])));
+export function renderFiles() {
+  $("composer-files").replaceChildren(
+    ...state.cannedFiles.map((file, index) => h("li", { class: "file-chip" }, [
+      h("span", null, file.filename + " · " + humanSize(file.size)),
+      h("button", { type: "button", "aria-label": "Remove " + file.filename, dataset: { removeCanned: index } }, "×"),
+    ])),
+    ...pendingFiles.map((file, index) => h("li", { class: "file-chip" }, [
+      h("span", null, file.name + " · " + humanSize(file.size)),
+      h("button", { type: "button", "aria-label": "Remove " + file.name, dataset: { removeFile: index } }, "×"),
+    ])),
+  );
 }
 
 async function send(force) {
   const id = state.openId;
   const text = textarea.value;
   const files = composerMode === "message" ? pendingFiles.slice() : [];
-  if (!id || (!text.trim() && !files.length)) { textarea.focus(); return; }
+  const cannedFiles = composerMode === "message" ? state.cannedFiles.slice() : [];
+  if (!id || (!text.trim() && !files.length && !cannedFiles.length)) { textarea.focus(); return; }
   if (!force && composerMode === "message" && staleMessages().length) {
     $("stale").hidden = false;
     return;
@@ -144,19 +152,25 @@ async function send(force) {
   try {
     const cc = kind === "message" ? selectedCc() : [];
     const origin = kind === "message" && state.origin ? state.origin : {};
-    let request = { method: "POST", body: { text, kind, cc, ...origin } };
+    const canned_attachments = cannedFiles.map((f) => f.id);
+    let request = { method: "POST", body: { text, kind, cc, canned_attachments, ...origin } };
     if (files.length) {
       const form = new FormData();
       form.append("text", text);
       form.append("kind", kind);
       for (const entry of cc) form.append("cc", entry);
       for (const [key, value] of Object.entries(origin)) form.append(key, String(value));
+      for (const fileId of canned_attachments) form.append("canned_attachments", String(fileId));
       for (const file of files) form.append("attachments", file, file.name);
       request = { method: "POST", form };
     }
     const message = await serial(id, () => api("conversations/" + id + "/messages/", request));
     state.drafts.delete(id);
-    if (files.length) { pendingFiles = pendingFiles.filter((f) => !files.includes(f)); renderFiles(); }
+    if (files.length || cannedFiles.length) {
+      pendingFiles = pendingFiles.filter((f) => !files.includes(f));
+      state.cannedFiles = state.cannedFiles.filter((f) => !cannedFiles.includes(f));
+      renderFiles();
+    }
     if (state.openId === id) {
       if (textarea.value === text) { textarea.value = ""; onComposerEdited(); forgetSuggestions(); }
       baseline = textarea.value.trim() ? maxMessageId() : null;
@@ -196,6 +210,13 @@ export function initComposer() {
     textarea.focus();
   });
   $("composer-files").addEventListener("click", (e) => {
+    const canned = e.target instanceof Element && e.target.closest("[data-remove-canned]");
+    if (canned) {
+      state.cannedFiles.splice(Number(canned.dataset.removeCanned), 1);
+      renderFiles();
+      textarea.focus();
+      return;
+    }
     const button = e.target instanceof Element && e.target.closest("[data-remove-file]");
     if (!button) return;
     pendingFiles.splice(Number(button.dataset.removeFile), 1);

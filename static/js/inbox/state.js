@@ -33,6 +33,7 @@ export const state = {
   drafts: new Map(), // conversation id → {text, mode, baseline, origin}
   // Where the composer's text started: {suggestion_id, candidate} or {canned_reply_id}; null.
   origin: null,
+  cannedFiles: [], // files of the canned reply inserted: {id, filename, size}, sent along
   typing: new Map(), // conversation id → Map(user id → {name, timer})
   viewing: new Map(), // conversation id → Map(user id → name)
 };
@@ -62,6 +63,6 @@ export function tabVisible() {
 // through `hooks`, which app.js fills before anything runs:
 //   act(path, body)            header.js   a conversation action (sidebar's label editor)
 //   onConversationFromApi(c)   events.js   apply a conversation the API returned (header, thread)
-//   stopTyping(), saveDraft(id), restoreDraft(id), startDraftBaseline()
+//   stopTyping(), saveDraft(id), restoreDraft(id), startDraftBaseline(), renderFiles()
 //                              composer.js the draft as the thread leaves and opens conversations
 export const hooks = {};

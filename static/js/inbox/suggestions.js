@@ -43,6 +43,8 @@ function use(result, { focus = true } = {}) {
   box.value = result.text;
   box.classList.add("is-suggestion");
   state.origin = current.suggestion_id ? { suggestion_id: current.suggestion_id, candidate: result.index } : (result.canned_reply_id ? { canned_reply_id: result.canned_reply_id } : null);
+  state.cannedFiles = (result.attachments || []).slice();
+  hooks.renderFiles();
   // Not an "input" event: a draft put in the composer is not the agent typing.
   hooks.startDraftBaseline();
   renderSegments();
@@ -154,6 +156,8 @@ export function initSuggestions(act) {
         try { await api("conversations/" + id + "/suggestions/discard/", { method: "POST", body: { suggestion_id: current.suggestion_id } }); } catch (error) { /* still hide it */ }
       }
       if (textarea().classList.contains("is-suggestion") && state.origin && state.origin.suggestion_id) {
+        state.cannedFiles = [];
+        hooks.renderFiles();
         textarea().value = "";
         textarea().dispatchEvent(new Event("input"));
       }
