@@ -396,5 +396,8 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
         "daphne": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
+        # Three lines per task (enqueued, running, done) for every customer message: half a
+        # millisecond of each inbound write (bench/drafts.py). Failures still log.
+        "django_tasks": {"level": env("TASK_LOG_LEVEL", "WARNING")},
     },
 }
