@@ -116,3 +116,10 @@ def preview(body: str, *, agent: Any = None, inbox: Any = None) -> str:
     sample_inbox = inbox or SimpleNamespace(name="Support")
     filled = values(contact=contact, agent=agent, inbox=sample_inbox, conversation=conversation)
     return render(body, filled)
+
+
+def escape_variables(text: str) -> str:
+    """Text with no variable in it, for text we did not write (a model's draft, an agent's
+    past reply): `{{…}}` would be read as a variable and a lone `{{` refused, and there is
+    no escape syntax, so brace pairs are split ("{ {"), which `render` leaves alone."""
+    return re.sub(r"\}(?=\})", "} ", re.sub(r"\{(?=\{)", "{ ", text))

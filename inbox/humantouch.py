@@ -64,7 +64,16 @@ def _repeat_of(conversation: Any, message: Any, text: str, hours: int) -> str:
 
     since = message.created_at - timedelta(hours=hours)
     if conversation.resolved_at and conversation.resolved_at >= since:
-        return f"Wrote again within {hours} h of being resolved"
+        # Only the message that reopened it, and only about the same thing (not “thanks!”).
+        earlier = Message.objects.filter(
+            conversation=conversation, direction=Message.Direction.INCOMING, id__lt=message.pk
+        )
+        reopened = not earlier.filter(created_at__gt=conversation.resolved_at).exists()
+        before = earlier.filter(created_at__lte=conversation.resolved_at).order_by("-id")
+        if reopened and any(
+            _similar(text, words) for words in before.values_list("text", flat=True)[:3]
+        ):
+            return f"Wrote again about the same thing within {hours} h of being resolved"
     others = (
         Conversation.objects.filter(contact_id=conversation.contact_id, last_activity_at__gte=since)
         .exclude(pk=conversation.pk)
@@ -72,7 +81,7 @@ def _repeat_of(conversation: Any, message: Any, text: str, hours: int) -> str:
     )
     mine = f"{conversation.subject} {text}"
     for other in others:
-        earlier = (
+        asked = (
             Message.objects.filter(
                 conversation=other,
                 direction=Message.Direction.INCOMING,
@@ -82,6 +91,6 @@ def _repeat_of(conversation: Any, message: Any, text: str, hours: int) -> str:
             .order_by("-id")
             .values_list("text", flat=True)[:3]
         )
-        if any(_similar(mine, f"{other.subject} {words}") for words in earlier):
+        if any(_similar(mine, f"{other.subject} {words}") for words in asked):
             return f"Repeat contact about the same thing within {hours} h (#{other.number})"
     return ""

@@ -76,7 +76,19 @@ def policy_for(inbox: Any) -> Policy:
 
 def clean(data: dict[str, Any]) -> Policy:
     """A policy from submitted values, checked (raises PolicyError naming the field)."""
+    unknown = set(data) - {f.name for f in fields(Policy)}
+    if unknown:
+        raise PolicyError(f"Unknown settings: {', '.join(sorted(unknown))}.")
     policy = Policy(**{f.name: data[f.name] for f in fields(Policy) if f.name in data})
+    for name in ("keywords", "segments"):
+        value = getattr(policy, name)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise PolicyError("Give a list of words.", name)
+    for name in ("repeat_hours", "throttle_hours", "flag_priority"):
+        if not isinstance(getattr(policy, name), int) or isinstance(getattr(policy, name), bool):
+            raise PolicyError("Give a whole number.", name)
+    if policy.threshold is not None and not isinstance(policy.threshold, (int, float)):
+        raise PolicyError("Give a number between 0 and 1.", "threshold")
     if policy.threshold is not None and not 0 <= policy.threshold <= 1:
         raise PolicyError("Use a confidence between 0 and 1.", "threshold")
     if policy.tone not in TONES:
@@ -95,9 +107,12 @@ def clean(data: dict[str, Any]) -> Policy:
             raise PolicyError(f"“{entry}”: write a segment as attribute=value.", "segments")
     for name in ("greeting", "ack_text"):
         try:
-            canned.variables(getattr(policy, name).replace("{{reply_eta}}", ""))
+            used = canned.variables(str(getattr(policy, name)).replace("{{reply_eta}}", ""))
         except canned.VariableError as exc:
             raise PolicyError(str(exc), name) from exc
+        if any(v.name.startswith("agent.") for v in used):
+            # Automated messages have no agent: it would be a blank in a customer's message.
+            raise PolicyError("No agent writes this: leave out the agent variables.", name)
     if policy.ack_enabled and not policy.ack_text.strip():
         raise PolicyError("Write the acknowledgement.", "ack_text")
     if policy.ack_enabled and not (policy.ack_outside_hours or policy.ack_first_contact):

@@ -68,6 +68,14 @@ def after_customer_message(message_id: int) -> str:
 
 
 @task()
+def slow_drafts(message_id: int) -> str:
+    """The slow draft engines (a language model) for a customer message."""
+    from inbox.drafts.pipeline import slow_drafts as run
+
+    return run(message_id)
+
+
+@task()
 def remember_conversation(conversation_id: int) -> str:
     """Add a resolved conversation's replies to team memory (inbox/drafts/memory.py)."""
     from inbox.drafts.memory import remember

@@ -53,20 +53,23 @@ def _announce(draft: DraftSuggestion) -> None:
             "message_id": draft.message_id,
             "suggestion_id": draft.pk,
             "count": len(draft.candidates),
-            "best": (
-                {"engine": best["engine"], "reason": best["reason"], "score": best["score"]}
-                if best
-                else None
-            ),
+            "best": ({"engine": best["engine"], "score": best["score"]} if best else None),
         },
     )
 
 
 def store_suggestions(
-    *, message: Message, language: str, found: Sequence[Any], limit: int = 3
+    *,
+    message: Message,
+    language: str,
+    found: Sequence[Any],
+    limit: int = 3,
+    append: bool = False,
 ) -> DraftSuggestion:
     """Keep the drafts computed for a customer message and tell the inbox's agents
-    (`draft.suggested`). Called again with a slow engine's drafts, they are merged in."""
+    (`draft.suggested`; without reasons, which may name a team's reply: each agent fetches
+    the drafts they may see). `append`: a slow engine's drafts go after the stored ones, so
+    the positions an agent's composer holds stay valid."""
     with writing():
         draft, _ = DraftSuggestion.objects.select_for_update(no_key=True).get_or_create(
             message=message,
@@ -76,9 +79,11 @@ def store_suggestions(
                 "language": language,
             },
         )
-        candidates = [*draft.candidates, *(_candidate(s) for s in found)]
-        candidates.sort(key=lambda c: -c["score"])
-        draft.candidates = candidates[:limit]
+        new = sorted((_candidate(s) for s in found), key=lambda c: -c["score"])
+        if append:
+            draft.candidates = [*draft.candidates, *new[:limit]]
+        else:
+            draft.candidates = new[:limit]
         draft.engine = draft.candidates[0]["engine"] if draft.candidates else ""
         draft.save(update_fields=["candidates", "engine"])
         _announce(draft)
@@ -180,16 +185,15 @@ def send_automated(
     or the contact already had an automated message within `throttle_hours`. `answers`:
     it answers the question (auto-send), so the customer no longer counts as waiting."""
     from inbox.actions.messages import _deliver, _preview
+    from inbox.models import Contact
 
     with writing():
+        # Serialise automated sends per contact (two messages arriving together must not
+        # both pass the throttle); contact before conversation, as merging contacts does.
+        Contact.objects.select_for_update(no_key=True).filter(pk=conversation.contact_id).first()
         conversation = lock_conversation(conversation.pk)
         if conversation.needs_person:
             return None
-        # Serialise automated sends per contact: two messages arriving together must not
-        # both pass the throttle.
-        from inbox.models import Contact
-
-        Contact.objects.select_for_update(no_key=True).filter(pk=conversation.contact_id).first()
         if automated_recently(contact_id=conversation.contact_id, hours=throttle_hours):
             return None
         now = timezone.now()
@@ -236,7 +240,7 @@ def similarity(original: str, sent: str) -> float:
     """1.0 when sent unchanged; towards 0 the more the agent rewrote (difflib ratio over
     words, whitespace ignored)."""
     a, b = _normalised(original).split(" "), _normalised(sent).split(" ")
-    return round(difflib.SequenceMatcher(None, a[:2000], b[:2000], autojunk=False).ratio(), 3)
+    return round(difflib.SequenceMatcher(None, a[:600], b[:600], autojunk=False).ratio(), 3)
 
 
 def record_reply_metric(
@@ -270,6 +274,10 @@ def record_reply_metric(
         if not 0 <= index < len(draft.candidates):
             raise InboxError("No such suggested draft.", field="started_from")
         candidate = draft.candidates[index]
+        if candidate.get("canned_reply_id") and not (
+            CannedReply.objects.filter(pk=candidate["canned_reply_id"]).exists()
+        ):
+            candidate = {**candidate, "canned_reply_id": None}  # deleted meanwhile
         origin, engine = ReplyMetric.Origin.SUGGESTION, candidate["engine"]
         canned_id = candidate.get("canned_reply_id")
         inserted = present(
@@ -285,19 +293,16 @@ def record_reply_metric(
             .filter(pk=started_from["canned_reply_id"])
             .first()
         )
-        if reply is None:
-            raise InboxError("Unknown canned reply.", field="started_from")
-        origin, canned_id = ReplyMetric.Origin.CANNED, reply.pk
-        filled = canned.values(
-            contact=conversation.contact,
-            agent=agent,
-            inbox=conversation.inbox,
-            conversation=conversation,
-        )
-        inserted = canned.render(reply.body, filled)
+        if reply is not None:  # else deleted or unshared while the agent wrote: typed
+            origin, canned_id = ReplyMetric.Origin.CANNED, reply.pk
+            filled = canned.values(
+                contact=conversation.contact,
+                agent=agent,
+                inbox=conversation.inbox,
+                conversation=conversation,
+            )
+            inserted = canned.render(reply.body, filled)
     score = similarity(inserted, message.text) if inserted else None
-    if canned_id and not CannedReply.objects.filter(pk=canned_id).exists():
-        canned_id = None
     now = message.created_at
     metric = ReplyMetric.objects.create(
         message=message,
@@ -322,12 +327,17 @@ def record_reply_metric(
         DraftSuggestion.objects.filter(pk=draft.pk).update(
             outcome=outcome, outcome_at=now, outcome_by=agent, shown_at=draft.shown_at or now
         )
+    # Every other open suggestion of the conversation is closed by this reply: discarded
+    # when an agent saw it, expired when nobody did.
     others = DraftSuggestion.objects.filter(
-        conversation=conversation,
-        outcome=DraftSuggestion.Outcome.PENDING,
-        shown_at__isnull=False,
+        conversation=conversation, outcome=DraftSuggestion.Outcome.PENDING
     )
     if draft is not None:
         others = others.exclude(pk=draft.pk)
-    others.update(outcome=DraftSuggestion.Outcome.DISCARDED, outcome_at=now, outcome_by=agent)
+    others.filter(shown_at__isnull=False).update(
+        outcome=DraftSuggestion.Outcome.DISCARDED, outcome_at=now, outcome_by=agent
+    )
+    others.filter(shown_at__isnull=True).update(
+        outcome=DraftSuggestion.Outcome.EXPIRED, outcome_at=now
+    )
     return metric

@@ -67,6 +67,14 @@ def update_inbox(
             inbox.name = name.strip()[:100]
             changed.append("name")
         if settings is not None:
+            if "policy" in settings:
+                from inbox.policy import PolicyError, clean
+
+                try:
+                    settings = {**settings, "policy": clean(dict(settings["policy"])).as_dict()}
+                except (PolicyError, TypeError, ValueError) as exc:
+                    message = getattr(exc, "message", None) or "Invalid policy."
+                    raise InboxError(f"Policy: {message}", field="settings") from exc
             inbox.settings = {**inbox.settings, **settings}
             changed.append("settings")
             if inbox.kind == Inbox.Kind.EMAIL:

@@ -467,15 +467,18 @@ class InboxViewSet(viewsets.ViewSet):
         _require_admin(request)
         inbox = self._get(request, pk)
         data = _valid(s.InboxWrite, request.data)
-        inbox = actions.update_inbox(
-            inbox=inbox,
-            actor=_me(request),
-            origin=Origin.from_request(request),
-            name=data.get("name"),
-            settings=data.get("settings"),
-            secrets=data.get("secrets"),
-            business_hours=data.get("business_hours"),
-        )
+        try:
+            inbox = actions.update_inbox(
+                inbox=inbox,
+                actor=_me(request),
+                origin=Origin.from_request(request),
+                name=data.get("name"),
+                settings=data.get("settings"),
+                secrets=data.get("secrets"),
+                business_hours=data.get("business_hours"),
+            )
+        except actions.InboxError as exc:
+            raise _refuse(exc) from exc
         return Response(inbox_json(inbox, full=True))
 
     @extend_schema(request=s.InboxAccess, responses=OBJ)

@@ -196,7 +196,8 @@ def rank(query: str, allowed: set[int] | None = None) -> list[Match]:
 # Same language as the customer: a little ahead; another language: a little behind (and
 # the agent is told, inbox/drafts/present.py).
 SAME_LANGUAGE, OTHER_LANGUAGE = 1.15, 0.8
-CANDIDATES = 60  # best matches checked for the agent's access
+CANDIDATES = 300  # best matches checked for the agent's access (others' personal replies
+# and other teams' replies must not crowd out the usable ones)
 
 
 EVIDENCE_SATURATION = 4.0

@@ -36,6 +36,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
+from inbox import canned
 from inbox.drafts.engines import DraftContext, Suggestion
 
 logger = logging.getLogger(__name__)
@@ -196,11 +197,7 @@ def messages(context: DraftContext) -> list[dict[str, str]]:
 # --- The answer ---------------------------------------------------------------------------
 
 
-def escape_variables(text: str) -> str:
-    """The model's text with no canned-reply variable in it: inbox/canned.py reads
-    `{{…}}` as a variable (and refuses a lone `{{` or `}}`), and has no escape, so brace
-    pairs are split ("{ {"), which it leaves alone."""
-    return re.sub(r"\}(?=\})", "} ", re.sub(r"\{(?=\{)", "{ ", text))
+escape_variables = canned.escape_variables
 
 
 def clean_output(text: str) -> str:

@@ -21,6 +21,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from inbox.canned import escape_variables
 from inbox.drafts.engines import DraftContext, Suggestion
 from inbox.drafts.lexical import K1, B, Match, confidence, evidence_weight, query_text, tokens
 
@@ -173,6 +174,7 @@ class TeamMemory:
 
 # Order numbers, tracking codes, IBANs, phone numbers: 4+ characters with a digit, and runs
 # of them ("FR76 3000 6000 …" is one placeholder).
+PHONE = re.compile(r"(?<![\w#])\+?\d(?:[\s().-]*\d){6,}(?!\w)")
 NUMBER = re.compile(r"(?<![\w#{])(?=[A-Za-z0-9-]*\d)[A-Za-z0-9-]{4,}(?![\w}])")
 NUMBER_RUN = re.compile(r"\[number\](?:[ .-]*\[number\]|[ .-]+\d{1,3}(?!\w))+")
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
@@ -186,14 +188,20 @@ def adapt(answer: str, *, contact: Any, agent: Any, conversation: Any) -> str:
     """An agent's reply made reusable: the customer's names and address, the agent's name
     and the conversation number become variables; other long numbers (orders, tracking,
     phones) and addresses become placeholders the next agent must fill."""
-    text = answer.replace("{{", "{ {").replace("}}", "} }")  # never a variable by accident
+    text = escape_variables(answer)  # never a variable by accident
     names: list[tuple[str, str]] = []
-    if contact is not None and contact.name.strip():
-        names.append((contact.name.strip(), "{{contact.name}}"))
-        names.append((contact.name.split()[0], "{{contact.first_name|there}}"))
-    if agent is not None and agent.name.strip():
-        names.append((agent.name.strip(), "{{agent.name}}"))
-        names.append((agent.name.split()[0], "{{agent.first_name}}"))
+    for person, full, first in (
+        (contact, "{{contact.name}}", "{{contact.first_name|there}}"),
+        (agent, "{{agent.name}}", "{{agent.first_name}}"),
+    ):
+        if person is None or not person.name.strip():
+            continue
+        parts = person.name.split()
+        names.append((person.name.strip(), full))
+        names.append((parts[0], first))
+        # A surname alone ("Mr Turner") is the person too; as written or in capitals.
+        names.extend((part, "[name]") for part in parts[1:] if len(part) > 2)
+    names += [(value.upper(), variable) for value, variable in names if len(value) > 2]
     if contact is not None and contact.email:
         text = re.compile(re.escape(contact.email), re.IGNORECASE).sub("{{contact.email}}", text)
     text = EMAIL.sub("[email address]", text)
@@ -202,6 +210,7 @@ def adapt(answer: str, *, contact: Any, agent: Any, conversation: Any) -> str:
             text = _word(value).sub(variable, text)
     if conversation is not None:
         text = re.sub(rf"#{conversation.number}(?!\d)", "#{{conversation.number}}", text)
+    text = PHONE.sub("[number]", text)
     return NUMBER_RUN.sub("[number]", NUMBER.sub("[number]", text))
 
 

@@ -6,8 +6,10 @@
 3. at most one automated message, never to a flagged conversation and at most one per
    contact per throttle window: an auto-send canned reply the admin enabled for this
    inbox (confident enough), else the acknowledgement (when enabled and due);
-4. the slow engines (a language model), whose drafts are merged in and pushed again, so
-   a slow or failing model never holds back the others."""
+4. the slow engines (a language model) in a task of their own (`slow_drafts`), whose
+   drafts are added and pushed again; a slow or failing model never holds back the fast
+   drafts. (One worker thread runs every task: at scale run `manage.py db_worker` in
+   more processes so a slow model does not delay deliveries either.)"""
 
 from __future__ import annotations
 
@@ -56,7 +58,7 @@ def after_customer_message(message_id: int) -> str:
             team_id=policy.flag_team_id,
         )
         done.append("flagged")
-    if message.pk != conversation.last_incoming_message_id:
+    if _newer_customer_message(message):
         return ", ".join([*done, "a newer message will be answered"])
     found: list[Suggestion] = []
     context = context_for(conversation, None, tone=policy.tone)
@@ -72,15 +74,67 @@ def after_customer_message(message_id: int) -> str:
         if sent:
             done.append(sent)
     if policy.suggestions and context.text.strip() and engines(slow=True):
-        more = suggest(
-            replace(context, candidates=tuple(found)),
-            threshold=policy.confidence_threshold,
-            slow=True,
-        )
-        if more:
-            draft_actions.store_suggestions(message=message, language=context.language, found=more)
-            done.append(f"{len(more)} slow drafts")
+        from inbox.tasks import slow_drafts
+
+        slow_drafts.enqueue(message.pk)
+        done.append("slow engines queued")
     return ", ".join(done) or "nothing"
+
+
+def _newer_customer_message(message: Any) -> bool:
+    """Has the customer written again since (an auto-reply or bounce does not count)?"""
+    from inbox.models import Message
+
+    return (
+        Message.objects.filter(
+            conversation_id=message.conversation_id,
+            direction=Message.Direction.INCOMING,
+            kind=Message.Kind.MESSAGE,
+            id__gt=message.pk,
+        )
+        .exclude(data__email__automated=True)
+        .exists()
+    )
+
+
+def slow_drafts(message_id: int) -> str:
+    """The slow engines (a language model) for a customer message, in their own task so
+    they never hold back the fast drafts and the human-touch checks. They build on the
+    stored canned-reply drafts only (never on team memory: past replies to other customers
+    do not leave the building)."""
+    from inbox.models import DraftSuggestion, Message
+
+    message = Message.objects.select_related("conversation__inbox").filter(pk=message_id).first()
+    if message is None or _newer_customer_message(message):
+        return "gone or superseded"
+    conversation = message.conversation
+    policy = policy_for(conversation.inbox)
+    context = context_for(conversation, None, tone=policy.tone)
+    if not context.text.strip():
+        return "nothing to answer"
+    stored = DraftSuggestion.objects.filter(message=message).first()
+    canned_only = tuple(
+        Suggestion(
+            template=c["template"],
+            score=c["score"],
+            engine=c["engine"],
+            reason=c["reason"],
+            canned_reply_id=c["canned_reply_id"],
+            language=c.get("language") or "",
+        )
+        for c in (stored.candidates if stored else [])
+        if c.get("canned_reply_id")
+    )
+    more = suggest(
+        replace(context, candidates=canned_only),
+        threshold=policy.confidence_threshold,
+        slow=True,
+    )
+    if more:
+        draft_actions.store_suggestions(
+            message=message, language=context.language, found=more, append=True
+        )
+    return f"{len(more)} slow drafts"
 
 
 def _auto_send(conversation: Any, found: list[Suggestion], policy: Policy, language: str) -> str:
@@ -101,8 +155,10 @@ def _auto_send(conversation: Any, found: list[Suggestion], policy: Policy, langu
         customer_language=language,
         greeting=policy.greeting,
     )
-    if rendered["language_mismatch"]:
-        return ""  # never send a reply in another language without a person
+    if rendered["language_mismatch"] or (language and not best.language):
+        return ""  # never send a reply in another (or an unknown) language without a person
+    if "{{agent." in best.template:
+        return ""  # no agent to sign it: a person sends it
     sent = draft_actions.send_automated(
         conversation=conversation,
         text=rendered["text"],

@@ -18,6 +18,7 @@ class DraftSuggestion(models.Model):
         USED = "used", "Sent as suggested"
         EDITED = "edited", "Sent with edits"
         DISCARDED = "discarded", "Discarded"
+        EXPIRED = "expired", "Answered before anyone saw it"
 
     conversation = models.ForeignKey(
         "inbox.Conversation", on_delete=models.CASCADE, related_name="+"

@@ -12,8 +12,9 @@ from inbox.queries.canned import visible_canned_replies
 def suggestions_for(conversation: Conversation, agent: User) -> dict[str, Any]:
     """The drafts for the conversation's latest customer message, rendered for `agent`:
     the ones the background task stored (minus canned replies this agent may not use),
-    else, while the customer waits, computed now. `index` is the candidate's position in
-    the stored suggestion: what a reply sends back as `candidate`."""
+    else computed now; only while the customer waits for an answer. `index` is the
+    candidate's position in the stored suggestion: what a reply sends back as
+    `candidate`."""
     from inbox.actions import drafts as draft_actions
     from inbox.drafts.engines import context_for, suggest
     from inbox.drafts.present import present
@@ -21,13 +22,17 @@ def suggestions_for(conversation: Conversation, agent: User) -> dict[str, Any]:
 
     policy = policy_for(conversation.inbox)
     latest = conversation.last_incoming_message_id
+    waiting = conversation.waiting_since is not None
     draft = (
         DraftSuggestion.objects.filter(conversation=conversation, message_id=latest).first()
-        if latest
+        if latest and waiting
         else None
     )
+    wanted = [c.get("canned_reply_id") for c in (draft.candidates if draft else [])]
     usable = set(
-        visible_canned_replies(agent, inbox_id=conversation.inbox_id).values_list("id", flat=True)
+        visible_canned_replies(agent, inbox_id=conversation.inbox_id)
+        .filter(pk__in=[i for i in wanted if i])
+        .values_list("id", flat=True)
     )
     candidates: list[tuple[int, dict[str, Any]]] = []
     language, outcome = "", "pending"
@@ -40,7 +45,7 @@ def suggestions_for(conversation: Conversation, agent: User) -> dict[str, Any]:
         ]
         if candidates:
             draft_actions.mark_suggestion_shown(draft)
-    elif policy.suggestions and conversation.waiting_since is not None:
+    elif policy.suggestions and waiting:
         context = context_for(conversation, agent, tone=policy.tone)
         language = context.language
         found = suggest(context, threshold=policy.confidence_threshold)

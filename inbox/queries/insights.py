@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import Avg, Count, Q
+from django.db.models import Avg, Count, F, Q
 from django.utils import timezone
 
 from inbox.models import CannedReply, DraftSuggestion, Inbox, Message, ReplyMetric
 
+MAX_DAYS = 366
 AGENT_COLUMNS = ("replies", "from_suggestion", "from_canned", "typed", "discarded", "similarity")
 
 
@@ -41,10 +42,11 @@ def period(
 ) -> Period:
     """The period asked for (default: the last 30 days), limited to inboxes in `visible`."""
     today = timezone.localdate()
-    end = end or today
+    end = min(end or today, today + timedelta(days=1))
     start = start or end - timedelta(days=29)
     if start > end:
         start, end = end, start
+    start = max(start, end - timedelta(days=MAX_DAYS - 1))  # at most a year at a time
     inboxes = tuple(i for i in visible if inbox_id is None or i == inbox_id)
     return Period(start, end, inboxes)
 
@@ -141,7 +143,10 @@ def insights(p: Period) -> dict[str, Any]:
     # First response: seconds to the first reply of each conversation that had to wait.
     first: dict[int, tuple[int | None, str]] = {}
     for conversation_id, seconds, origin in (
-        metrics.exclude(response_seconds=None)
+        # The first reply of each conversation (send_reply stamps first_response_at with the
+        # reply's own time).
+        metrics.filter(created_at=F("conversation__first_response_at"))
+        .exclude(response_seconds=None)
         .exclude(origin="automated")
         .order_by("created_at")
         .values_list("conversation_id", "response_seconds", "origin")

@@ -13,6 +13,7 @@ from django.shortcuts import render
 from accounts.permissions import admin_required
 from inbox.models import Inbox
 from inbox.queries.insights import Period, csv_rows, insights, period
+from inbox.web.settings_views import FORMULA_START
 
 
 class BadPeriod(ValueError):
@@ -96,6 +97,6 @@ def insights_csv(request: HttpRequest) -> HttpResponse:
     for row in csv_rows(insights(p)):
         # A cell starting with = + - @ is a formula to spreadsheets: keep it text.
         writer.writerow(
-            ["'" + v if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else v for v in row]
+            ["'" + v if isinstance(v, str) and v[:1] in FORMULA_START else v for v in row]
         )
     return response

@@ -17,7 +17,7 @@ from accounts.origin import Origin
 from accounts.permissions import admin_required
 from inbox import actions, hours
 from inbox.models import AutoSendRule, CannedReply, Conversation, Inbox
-from inbox.policy import TONES, PolicyError, clean, policy_for
+from inbox.policy import TONES, Policy, PolicyError, clean, policy_for
 
 DAY_NAMES = dict(
     zip(
@@ -26,6 +26,9 @@ DAY_NAMES = dict(
         strict=True,
     )
 )
+
+
+POLICY_FIELDS = set(Policy.__dataclass_fields__)
 
 
 def _lines(text: str) -> list[str]:
@@ -145,7 +148,7 @@ def inbox_policy(request: HttpRequest, inbox_id: int) -> HttpResponse:
             try:
                 policy = clean(
                     {
-                        **{key: data[key] for key in data if key in _initial(inbox)},
+                        **{key: data[key] for key in data if key in POLICY_FIELDS},
                         "segments": _lines(data["segments"]),
                         "keywords": _lines(data["keywords"]),
                         "flag_team_id": data["flag_team"].pk if data["flag_team"] else None,

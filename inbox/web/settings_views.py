@@ -22,6 +22,8 @@ from inbox.models import CannedReply, InboundEmail, Inbox, Label
 from inbox.sources.email.webhooks import webhooks_enabled
 
 NEW_SECRETS_KEY = "_new_inbox_secrets"
+# A CSV cell starting with one of these is a formula to spreadsheets: exported with a '.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _show_refusal(form: forms.Form, exc: actions.InboxError) -> None:
@@ -675,7 +677,7 @@ def canned_export(request: HttpRequest) -> HttpResponse:
                 for key in CSV_COLUMNS
             ]
             # A cell starting with = + - @ would be a formula in a spreadsheet.
-            writer.writerow(["'" + c if c[:1] in ("=", "+", "-", "@") else c for c in cells])
+            writer.writerow(["'" + c if c[:1] in FORMULA_START else c for c in cells])
         return response
     response = HttpResponse(
         json.dumps(data, ensure_ascii=False, indent=2), content_type="application/json"
@@ -711,10 +713,14 @@ def _canned_items(raw: bytes, filename: str) -> list[Any]:
         items = []
         for row in reader:
             item: dict[str, Any] = {key: (row.get(key) or "").strip() for key in CSV_COLUMNS}
-            for key in ("title", "body"):
-                if item[key].startswith("'") and item[key][1:2] in ("=", "+", "-", "@"):
-                    item[key] = item[key][1:]
             item["body"] = (row.get("body") or "").strip()
+            for key in CSV_COLUMNS:
+                if (
+                    isinstance(item[key], str)
+                    and item[key][:1] == "'"
+                    and (item[key][1:2] in FORMULA_START)
+                ):
+                    item[key] = item[key][1:]  # our export's escape of a formula start
             item["tags"] = [
                 t.strip() for t in item["tags"].replace(",", ";").split(";") if t.strip()
             ]

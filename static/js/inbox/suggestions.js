@@ -10,6 +10,7 @@ import { countSegments } from "./segments.js";
 
 let current = null; // the suggestions of the open conversation, as the API returned them
 let token = 0;
+let inserted = null; // the draft text put in the composer: replaced or cleared only while unedited
 
 function textarea() {
   return $("composer-text");
@@ -41,6 +42,7 @@ export function renderSegments() {
 function use(result, { focus = true } = {}) {
   const box = textarea();
   box.value = result.text;
+  inserted = result.text;
   box.classList.add("is-suggestion");
   state.origin = current.suggestion_id ? { suggestion_id: current.suggestion_id, candidate: result.index } : (result.canned_reply_id ? { canned_reply_id: result.canned_reply_id } : null);
   state.cannedFiles = (result.attachments || []).slice();
@@ -106,7 +108,7 @@ export async function loadSuggestions(id) {
   if (mine !== token || state.openId !== id) return;
   current = data;
   const box = textarea();
-  const untouchedSuggestion = box.classList.contains("is-suggestion") && state.origin && state.origin.suggestion_id && state.origin.suggestion_id !== data.suggestion_id;
+  const untouchedSuggestion = inserted !== null && box.value === inserted && state.origin && state.origin.suggestion_id !== data.suggestion_id;
   if (data.outcome === "pending" && data.results.length && (!box.value.trim() || untouchedSuggestion)) {
     use(data.results[0], { focus: false });
   } else {
@@ -117,6 +119,7 @@ export async function loadSuggestions(id) {
 export function forgetSuggestions() {
   token += 1;
   current = null;
+  inserted = null;
   textarea().classList.remove("is-suggestion");
   $("suggestion").hidden = true;
 }
@@ -125,7 +128,7 @@ export function onSuggestedEvent(payload) {
   if (payload.conversation_id !== state.openId) return;
   const box = textarea();
   // Only replace what the agent has not started writing.
-  if (box.value.trim() && !box.classList.contains("is-suggestion")) { loadQuietly(payload.conversation_id); return; }
+  if (box.value.trim() && box.value !== inserted) { loadQuietly(payload.conversation_id); return; }
   loadSuggestions(payload.conversation_id);
 }
 
@@ -155,7 +158,7 @@ export function initSuggestions(act) {
       if (current.suggestion_id) {
         try { await api("conversations/" + id + "/suggestions/discard/", { method: "POST", body: { suggestion_id: current.suggestion_id } }); } catch (error) { /* still hide it */ }
       }
-      if (textarea().classList.contains("is-suggestion") && state.origin && state.origin.suggestion_id) {
+      if (inserted !== null && textarea().value === inserted) {
         state.cannedFiles = [];
         hooks.renderFiles();
         textarea().value = "";
