@@ -184,8 +184,8 @@ def send_automated(
     agent's reply and marked automated. Refused (None) when the conversation needs a person
     or the contact already had an automated message within `throttle_hours`. `answers`:
     it answers the question (auto-send), so the customer no longer counts as waiting."""
-    from inbox.actions.messages import _deliver, _preview
-    from inbox.models import Contact
+    from inbox.actions.messages import AttachmentInput, _deliver, _preview, _store_attachments
+    from inbox.models import CannedAttachment, Contact
 
     with writing():
         # Serialise automated sends per contact (two messages arriving together must not
@@ -207,6 +207,11 @@ def send_automated(
             created_at=now,
             data={"automated": kind, **({"score": score} if score is not None else {})},
         )
+        files = []
+        for row in CannedAttachment.objects.filter(canned_reply_id=canned_reply_id or 0):
+            with row.file.open("rb") as handle:  # the canned reply's files go with it
+                files.append(AttachmentInput(row.filename, row.content_type, handle.read()))
+        stored = _store_attachments(message, files)
         conversation.last_activity_at = now
         changes = ["last_activity_at"]
         if answers:
@@ -226,7 +231,7 @@ def send_automated(
             canned_reply_id=canned_reply_id,
             created_at=now,
         )
-        message_created(message, attachments=[], conversation=conversation, changes=changes)
+        message_created(message, attachments=stored, conversation=conversation, changes=changes)
         message_id = message.pk
         transaction.on_commit(lambda: _deliver(message_id))
     return message

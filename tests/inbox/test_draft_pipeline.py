@@ -407,6 +407,25 @@ def test_auto_send_only_where_an_admin_enabled_it(library, make_inbox, customer)
     assert outgoing(elsewhere.conversation) == []
 
 
+def test_auto_send_sends_the_canned_replys_files_too(
+    library, make_inbox, customer, settings, tmp_path
+) -> None:
+    settings.MEDIA_ROOT = tmp_path
+    reply = library["reset-password"]
+    actions.add_canned_attachment(
+        reply=reply,
+        actor=AdminFactory(),
+        filename="reset.pdf",
+        content_type="application/pdf",
+        content=b"%PDF guide",
+    )
+    inbox = make_inbox()
+    AutoSendRule.objects.create(inbox=inbox, canned_reply=reply, min_confidence=0.3)
+    result = customer(inbox, "I forgot my password and cannot log in")
+    [sent] = outgoing(result.conversation)
+    assert [a.filename for a in sent.attachments.all()] == ["reset.pdf"]
+
+
 def test_auto_send_below_its_confidence_floor_waits_for_a_person(
     library, make_inbox, customer
 ) -> None:
