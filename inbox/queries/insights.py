@@ -14,6 +14,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.db.models import Avg, Count, F, Q
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from inbox.models import CannedReply, DraftSuggestion, Inbox, Message, ReplyMetric
@@ -192,20 +193,32 @@ def insights(p: Period) -> dict[str, Any]:
     while day <= p.end:
         days[day.isoformat()] = {"suggested": 0, "accepted": 0, "discarded": 0, "automated": 0}
         day += timedelta(days=1)
-    for created, outcome in DraftSuggestion.objects.filter(**in_range).values_list(
-        "created_at", "outcome"
+    # Grouped by day in the database (the server's time zone), not row by row here.
+    zone = timezone.get_current_timezone()
+    for day_value, outcome, n in (
+        DraftSuggestion.objects.filter(**in_range)
+        .annotate(day=TruncDate("created_at", tzinfo=zone))
+        .values_list("day", "outcome")
+        .annotate(n=Count("id"))
+        .order_by()
     ):
-        bucket = days.get(timezone.localtime(created).date().isoformat())
+        bucket = days.get(day_value.isoformat())
         if bucket is not None:
-            bucket["suggested"] += 1
+            bucket["suggested"] += n
             if outcome in ("used", "edited"):
-                bucket["accepted"] += 1
+                bucket["accepted"] += n
             elif outcome == "discarded":
-                bucket["discarded"] += 1
-    for (created,) in metrics.filter(origin="automated").values_list("created_at"):
-        bucket = days.get(timezone.localtime(created).date().isoformat())
+                bucket["discarded"] += n
+    for day_value, n in (
+        metrics.filter(origin="automated")
+        .annotate(day=TruncDate("created_at", tzinfo=zone))
+        .values_list("day")
+        .annotate(n=Count("id"))
+        .order_by()
+    ):
+        bucket = days.get(day_value.isoformat())
         if bucket is not None:
-            bucket["automated"] += 1
+            bucket["automated"] += n
 
     return {
         "period": {
