@@ -32,17 +32,6 @@ from inbox.models import (
 UNCHANGED = 0.98  # similarity at or above which a reply counts as sent as suggested
 
 
-def _candidate(suggestion: Any) -> dict[str, Any]:
-    return {
-        "template": suggestion.template,
-        "score": suggestion.score,
-        "engine": suggestion.engine,
-        "reason": suggestion.reason,
-        "canned_reply_id": suggestion.canned_reply_id,
-        "language": suggestion.language,
-    }
-
-
 def _announce(draft: DraftSuggestion) -> None:
     best = draft.candidates[0] if draft.candidates else None
     record_event(
@@ -79,7 +68,7 @@ def store_suggestions(
                 "language": language,
             },
         )
-        new = sorted((_candidate(s) for s in found), key=lambda c: -c["score"])
+        new = sorted((s.as_stored() for s in found), key=lambda c: -c["score"])
         if append:
             draft.candidates = [*draft.candidates, *new[:limit]]
         else:

@@ -41,6 +41,28 @@ class Suggestion:
     language: str = ""  # the draft's language, when known
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def as_stored(self) -> dict[str, Any]:
+        """As kept in `DraftSuggestion.candidates`."""
+        return {
+            "template": self.template,
+            "score": self.score,
+            "engine": self.engine,
+            "reason": self.reason,
+            "canned_reply_id": self.canned_reply_id,
+            "language": self.language,
+        }
+
+    @classmethod
+    def from_stored(cls, stored: dict[str, Any]) -> Suggestion:
+        return cls(
+            template=stored["template"],
+            score=stored["score"],
+            engine=stored["engine"],
+            reason=stored["reason"],
+            canned_reply_id=stored.get("canned_reply_id"),
+            language=stored.get("language") or "",
+        )
+
 
 class Engine(Protocol):
     name: str

@@ -17,7 +17,6 @@ import logging
 from dataclasses import replace
 from typing import Any
 
-from django.conf import settings
 from django.utils import timezone
 
 from inbox import canned, hours, humantouch
@@ -114,14 +113,7 @@ def slow_drafts(message_id: int) -> str:
         return "nothing to answer"
     stored = DraftSuggestion.objects.filter(message=message).first()
     canned_only = tuple(
-        Suggestion(
-            template=c["template"],
-            score=c["score"],
-            engine=c["engine"],
-            reason=c["reason"],
-            canned_reply_id=c["canned_reply_id"],
-            language=c.get("language") or "",
-        )
+        Suggestion.from_stored(c)
         for c in (stored.candidates if stored else [])
         if c.get("canned_reply_id")
     )
@@ -149,7 +141,7 @@ def _auto_send(conversation: Any, found: list[Suggestion], policy: Policy, langu
     if rule is None or best.score < rule.min_confidence:
         return ""
     rendered = present(
-        draft_actions._candidate(best),
+        best.as_stored(),
         conversation=conversation,
         agent=None,
         customer_language=language,
@@ -200,7 +192,3 @@ def _acknowledge(conversation: Any, message: Any, policy: Policy) -> str:
         throttle_hours=policy.throttle_hours,
     )
     return "acknowledged" if sent else ""
-
-
-def enabled() -> bool:
-    return bool(settings.DRAFTS_ENABLED)

@@ -49,7 +49,7 @@ def suggestions_for(conversation: Conversation, agent: User) -> dict[str, Any]:
         context = context_for(conversation, agent, tone=policy.tone)
         language = context.language
         found = suggest(context, threshold=policy.confidence_threshold)
-        candidates = [(index, draft_actions._candidate(s)) for index, s in enumerate(found)]
+        candidates = [(index, s.as_stored()) for index, s in enumerate(found)]
     from inbox.models import CannedAttachment
 
     files: dict[int, list[dict[str, Any]]] = {}
