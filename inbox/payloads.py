@@ -88,6 +88,8 @@ def conversation_payload(conversation: Conversation) -> dict[str, Any]:
         "cc": conversation.cc,
         "needs_person": conversation.needs_person,
         "created_at": _dt(conversation.created_at),
+        # Lets a client drop an answer older than what it already applied.
+        "updated_at": _dt(conversation.updated_at),
     }
 
 

@@ -130,3 +130,36 @@ def test_a_conversation_that_needs_a_person_shows_why(asgi_page, team_setup) -> 
     badge.get_by_role("button", name="Clear flag").click()
     expect(badge).to_be_hidden()
     expect(chip).to_have_count(0)
+
+
+def test_an_api_answer_older_than_an_applied_event_does_not_undo_it(
+    asgi_page, team_setup
+) -> None:
+    """A new conversation makes the app fetch it; hold that answer (read before the flag)
+    until the flag's event has been applied, then deliver it: the flag must stay."""
+    ben, inbox = team_setup["ben"], team_setup["inbox"]
+    page = asgi_page(ben)
+    open_inbox(page)
+    page.get_by_role("button", name=re.compile("^Unassigned")).click()
+    held: list[Any] = []
+
+    def hold(route: Any) -> None:
+        held.append((route, route.fetch()))  # read now, delivered later
+
+    detail = re.compile(r"/api/v1/conversations/\d+/$")
+    page.route(detail, hold)
+    result = customer_writes(inbox, "Stop it. I want to talk to a human, now.")
+    for _ in range(200):
+        if held:
+            break
+        page.wait_for_timeout(25)
+    assert held, "the app did not fetch the new conversation"
+    assert held[0][1].json()["needs_person"] == []  # the answer predates the flag
+    in_thread(after_customer_message, result.message.pk)
+    chip = row(page, "Casey Customer").locator(".needs-person-chip")
+    expect(chip).to_have_text("Needs a person", timeout=LIVE)
+    route, response = held[0]
+    with page.expect_response(detail):
+        route.fulfill(response=response)
+    page.evaluate("() => new Promise((done) => setTimeout(done, 100))")
+    expect(chip).to_have_text("Needs a person")

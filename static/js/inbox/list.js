@@ -69,8 +69,11 @@ export async function loadList(append) {
 }
 
 // Keep what we know about a conversation; the API's unread_count wins over our guess.
+// A state older than the one held (an API answer read before an event that arrived first,
+// or the reverse) is dropped: the newer state stays.
 export function remember(c, fromApi) {
   const prev = state.convs.get(c.id);
+  if (prev && Date.parse(c.updated_at) < Date.parse(prev.updated_at)) return { prev, conv: prev };
   let unread = prev ? prev.unread_count || 0 : state.unreadHints.get(c.id) || 0;
   if (fromApi && typeof c.unread_count === "number") unread = c.unread_count;
   state.unreadHints.delete(c.id);
