@@ -132,9 +132,7 @@ def test_a_conversation_that_needs_a_person_shows_why(asgi_page, team_setup) -> 
     expect(chip).to_have_count(0)
 
 
-def test_an_api_answer_older_than_an_applied_event_does_not_undo_it(
-    asgi_page, team_setup
-) -> None:
+def test_an_api_answer_older_than_an_applied_event_does_not_undo_it(asgi_page, team_setup) -> None:
     """A new conversation makes the app fetch it; hold that answer (read before the flag)
     until the flag's event has been applied, then deliver it: the flag must stay."""
     ben, inbox = team_setup["ben"], team_setup["inbox"]
