@@ -27,6 +27,7 @@ from inbox.models import (
     DraftSuggestion,
     Message,
     ReplyMetric,
+    SuggestionView,
 )
 
 UNCHANGED = 0.98  # similarity at or above which a reply counts as sent as suggested
@@ -79,10 +80,14 @@ def store_suggestions(
     return draft
 
 
-def mark_suggestion_shown(draft: DraftSuggestion) -> None:
-    DraftSuggestion.objects.filter(pk=draft.pk, shown_at__isnull=True).update(
-        shown_at=timezone.now()
-    )
+def mark_suggestion_shown(*, draft: DraftSuggestion, agent: User) -> None:
+    """The agent's composer showed the suggestion (counted once per agent)."""
+    now = timezone.now()
+    with transaction.atomic():
+        SuggestionView.objects.get_or_create(
+            suggestion=draft, agent=agent, defaults={"shown_at": now}
+        )
+        DraftSuggestion.objects.filter(pk=draft.pk, shown_at__isnull=True).update(shown_at=now)
 
 
 def discard_suggestion(*, draft: DraftSuggestion, actor: User) -> DraftSuggestion:
@@ -96,6 +101,8 @@ def discard_suggestion(*, draft: DraftSuggestion, actor: User) -> DraftSuggestio
             outcome_by=actor,
             shown_at=draft.shown_at or timezone.now(),
         )
+        if updated:
+            SuggestionView.objects.get_or_create(suggestion=draft, agent=actor)
     if updated:
         draft.refresh_from_db()
     return draft
@@ -203,6 +210,7 @@ def send_automated(
         stored = _store_attachments(message, files)
         conversation.last_activity_at = now
         changes = ["last_activity_at"]
+        first = answers and conversation.first_response_at is None
         if answers:
             conversation.waiting_since = None
             conversation.first_response_at = conversation.first_response_at or now
@@ -219,6 +227,7 @@ def send_automated(
             engine="canned" if canned_reply_id else "",
             canned_reply_id=canned_reply_id,
             created_at=now,
+            first_response=first,
         )
         message_created(message, attachments=stored, conversation=conversation, changes=changes)
         message_id = message.pk
@@ -310,6 +319,7 @@ def record_reply_metric(
         suggestion=draft,
         similarity=score,
         response_seconds=int((now - waiting_since).total_seconds()) if waiting_since else None,
+        first_response=conversation.first_response_at is None,
         created_at=now,
     )
     if draft is not None:
@@ -320,6 +330,9 @@ def record_reply_metric(
         )
         DraftSuggestion.objects.filter(pk=draft.pk).update(
             outcome=outcome, outcome_at=now, outcome_by=agent, shown_at=draft.shown_at or now
+        )
+        SuggestionView.objects.get_or_create(
+            suggestion=draft, agent=agent, defaults={"shown_at": now}
         )
     # Every other open suggestion of the conversation is closed by this reply: discarded
     # when an agent saw it, expired when nobody did.

@@ -15,6 +15,19 @@ from inbox.models import AutoSendRule, CannedReply, Inbox, InboxAddress, Label
 from inbox.queries.access import inbox_audience
 
 
+def _with_clean_policy(settings: dict[str, Any]) -> dict[str, Any]:
+    """A human-touch policy among the settings, checked and normalised (inbox/policy.py)."""
+    if "policy" not in settings:
+        return settings
+    from inbox.policy import PolicyError, clean
+
+    try:
+        return {**settings, "policy": clean(dict(settings["policy"])).as_dict()}
+    except (PolicyError, TypeError, ValueError) as exc:
+        message = getattr(exc, "message", None) or "Invalid policy."
+        raise InboxError(f"Policy: {message}", field="settings") from exc
+
+
 def create_inbox(
     *,
     name: str,
@@ -30,8 +43,9 @@ def create_inbox(
         raise InboxError("Unknown inbox kind.", field="kind")
     if not name.strip():
         raise InboxError("An inbox needs a name.", field="name")
+    settings = _with_clean_policy(settings or {})
     with transaction.atomic():
-        inbox = Inbox(name=name.strip()[:100], kind=kind, settings=settings or {})
+        inbox = Inbox(name=name.strip()[:100], kind=kind, settings=settings)
         inbox.set_secrets(secrets or {})
         inbox.save()
         if kind == Inbox.Kind.EMAIL:
@@ -67,14 +81,7 @@ def update_inbox(
             inbox.name = name.strip()[:100]
             changed.append("name")
         if settings is not None:
-            if "policy" in settings:
-                from inbox.policy import PolicyError, clean
-
-                try:
-                    settings = {**settings, "policy": clean(dict(settings["policy"])).as_dict()}
-                except (PolicyError, TypeError, ValueError) as exc:
-                    message = getattr(exc, "message", None) or "Invalid policy."
-                    raise InboxError(f"Policy: {message}", field="settings") from exc
+            settings = _with_clean_policy(settings)
             inbox.settings = {**inbox.settings, **settings}
             changed.append("settings")
             if inbox.kind == Inbox.Kind.EMAIL:

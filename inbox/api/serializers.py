@@ -46,7 +46,9 @@ class CannedReplyPreview(serializers.Serializer[Any]):
     body = serializers.CharField(max_length=20000)
 
 
-class SuggestionDiscard(serializers.Serializer[Any]):
+class SuggestionRef(serializers.Serializer[Any]):
+    """Names one stored suggestion of the conversation."""
+
     suggestion_id = serializers.IntegerField()
 
 

@@ -198,12 +198,12 @@ class ConversationViewSet(viewsets.ViewSet):
         conversation = self._get(request, pk)
         return Response(suggestions_for(conversation, _me(request)))
 
-    @extend_schema(request=s.SuggestionDiscard, responses=OBJ)
+    @extend_schema(request=s.SuggestionRef, responses=OBJ)
     @action(detail=True, methods=["post"], url_path="suggestions/discard")
     def discard_suggestion(self, request: Request, pk: Any = None) -> Response:
         """Put the suggested drafts aside (counted as discarded in the insights)."""
         conversation = self._get(request, pk)
-        data = _valid(s.SuggestionDiscard, request.data)
+        data = _valid(s.SuggestionRef, request.data)
         draft = DraftSuggestion.objects.filter(
             pk=data["suggestion_id"], conversation=conversation
         ).first()
@@ -211,6 +211,21 @@ class ConversationViewSet(viewsets.ViewSet):
             raise NotFound("No such suggestion in this conversation.")
         draft = actions.discard_suggestion(draft=draft, actor=_me(request))
         return Response({"suggestion_id": draft.pk, "outcome": draft.outcome})
+
+    @extend_schema(request=s.SuggestionRef, responses=OBJ)
+    @action(detail=True, methods=["post"], url_path="suggestions/shown")
+    def suggestion_shown(self, request: Request, pk: Any = None) -> Response:
+        """Your composer showed the suggested drafts (counted once per agent as "shown" in
+        the insights)."""
+        conversation = self._get(request, pk)
+        data = _valid(s.SuggestionRef, request.data)
+        draft = DraftSuggestion.objects.filter(
+            pk=data["suggestion_id"], conversation=conversation
+        ).first()
+        if draft is None:
+            raise NotFound("No such suggestion in this conversation.")
+        actions.mark_suggestion_shown(draft=draft, agent=_me(request))
+        return Response({"suggestion_id": draft.pk, "shown": True})
 
     @extend_schema(responses=OBJ)
     @action(detail=True, methods=["delete"], url_path="needs-person")

@@ -27,6 +27,9 @@ class DraftContext:
     tone: str = ""  # the inbox's tone setting, for engines that write
     # What the fast engines found, for engines that build on them (the language model).
     candidates: tuple[Suggestion, ...] = ()
+    # Computed while someone waits (a web request), not in the background: an engine whose
+    # per-process index is not built yet skips rather than build it here.
+    interactive: bool = False
 
 
 @dataclass(frozen=True)
@@ -121,7 +124,12 @@ def customer_text(message: Any) -> str:
 
 
 def context_for(
-    conversation: Any, agent: Any, *, language: str | None = None, tone: str = ""
+    conversation: Any,
+    agent: Any,
+    *,
+    language: str | None = None,
+    tone: str = "",
+    interactive: bool = False,
 ) -> DraftContext:
     """What engines read for a conversation: the customer's words since our last reply
     (at most the last three messages, without quoted history), and the recent thread."""
@@ -158,4 +166,5 @@ def context_for(
         language=language,
         thread=thread,
         tone=tone,
+        interactive=interactive,
     )

@@ -3,7 +3,13 @@
 from inbox.models.canned import CannedAttachment, CannedReply
 from inbox.models.contacts import Contact, ContactIdentity
 from inbox.models.conversations import Conversation, ConversationTally, Label, ReadPosition
-from inbox.models.drafts import AutoSendRule, DraftSuggestion, ReplyMemory, ReplyMetric
+from inbox.models.drafts import (
+    AutoSendRule,
+    DraftSuggestion,
+    ReplyMemory,
+    ReplyMetric,
+    SuggestionView,
+)
 from inbox.models.email import ImapState, InboundEmail, InboxAddress
 from inbox.models.events import Event, EventCounter, EventStream, SocketSession
 from inbox.models.inboxes import Inbox
@@ -31,5 +37,6 @@ __all__ = [
     "ReadPosition",
     "ReplyMemory",
     "ReplyMetric",
+    "SuggestionView",
     "SocketSession",
 ]

@@ -46,6 +46,24 @@ class DraftSuggestion(models.Model):
         return f"drafts for message {self.message_id} ({self.outcome})"
 
 
+class SuggestionView(models.Model):
+    """An agent had the suggestion in front of them (their composer showed it): what the
+    insights count as "shown" per agent. `DraftSuggestion.shown_at` is the first time anyone
+    did."""
+
+    suggestion = models.ForeignKey(DraftSuggestion, on_delete=models.CASCADE, related_name="views")
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    shown_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["suggestion", "agent"], name="suggestion_view_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"suggestion {self.suggestion_id} shown to {self.agent_id}"
+
+
 class ReplyMetric(models.Model):
     """For every reply sent to a customer: where it started (a suggestion, a canned reply
     inserted by hand, typed, or automated), how much the agent changed it, and how long
@@ -79,11 +97,18 @@ class ReplyMetric(models.Model):
     # Seconds from the customer's (oldest unanswered) message to this reply.
     response_seconds = models.PositiveIntegerField(null=True, blank=True)
     automated_kind = models.CharField(max_length=20, blank=True)
+    # The conversation's first reply (what "first response time" measures).
+    first_response = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         indexes = [
             models.Index(fields=["inbox", "created_at"], name="reply_metric_inbox_created"),
+            models.Index(
+                fields=["inbox", "created_at"],
+                condition=models.Q(first_response=True),
+                name="reply_metric_first_response",
+            ),
             models.Index(fields=["contact", "origin", "created_at"], name="reply_metric_contact"),
         ]
 

@@ -54,7 +54,15 @@ class Message(models.Model):
                 name="message_external_id_unique_per_inbox",
             )
         ]
-        indexes = [models.Index(fields=["conversation", "id"], name="message_conversation_id")]
+        indexes = [
+            models.Index(fields=["conversation", "id"], name="message_conversation_id"),
+            # The "needs a person" lines the insights count: a handful among millions.
+            models.Index(
+                fields=["inbox", "created_at"],
+                condition=Q(kind="activity", data__verb="needs_person"),
+                name="message_needs_person",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.direction} {self.kind} #{self.pk}"

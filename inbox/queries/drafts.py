@@ -14,8 +14,8 @@ def suggestions_for(conversation: Conversation, agent: User) -> dict[str, Any]:
     the ones the background task stored (minus canned replies this agent may not use),
     else computed now; only while the customer waits for an answer. `index` is the
     candidate's position in the stored suggestion: what a reply sends back as
-    `candidate`."""
-    from inbox.actions import drafts as draft_actions
+    `candidate`. Reading does not count as shown: the client says when its composer
+    showed them (`suggestions/shown/`)."""
     from inbox.drafts.engines import context_for, suggest
     from inbox.drafts.present import present
     from inbox.policy import policy_for
@@ -43,10 +43,8 @@ def suggestions_for(conversation: Conversation, agent: User) -> dict[str, Any]:
             for index, candidate in enumerate(draft.candidates)
             if not candidate.get("canned_reply_id") or candidate["canned_reply_id"] in usable
         ]
-        if candidates:
-            draft_actions.mark_suggestion_shown(draft)
     elif policy.suggestions and waiting:
-        context = context_for(conversation, agent, tone=policy.tone)
+        context = context_for(conversation, agent, tone=policy.tone, interactive=True)
         language = context.language
         found = suggest(context, threshold=policy.confidence_threshold)
         candidates = [(index, s.as_stored()) for index, s in enumerate(found)]

@@ -13,14 +13,34 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import Avg, Count, F, Q
+from django.db import connection
+from django.db.models import Aggregate, Avg, Count, FloatField, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from inbox.models import CannedReply, DraftSuggestion, Inbox, Message, ReplyMetric
+from accounts.models import User
+from inbox.models import (
+    CannedReply,
+    DraftSuggestion,
+    Inbox,
+    Message,
+    ReplyMetric,
+    SuggestionView,
+)
 
 MAX_DAYS = 366
-AGENT_COLUMNS = ("replies", "from_suggestion", "from_canned", "typed", "discarded", "similarity")
+AGENT_COLUMNS = (
+    "replies",
+    "from_suggestion",
+    "from_canned",
+    "typed",
+    "shown",
+    "used",
+    "edited",
+    "discarded",
+    "acceptance",
+    "similarity",
+)
 
 
 @dataclass(frozen=True)
@@ -79,8 +99,30 @@ def _suggestion_rows(p: Period, key: str) -> list[dict[str, Any]]:
     return out
 
 
-def _median(values: list[int]) -> int | None:
-    return int(statistics.median(values)) if values else None
+class Median(Aggregate):
+    """PostgreSQL's percentile_cont(0.5): the median without reading the rows here."""
+
+    function = "percentile_cont"
+    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+
+def _seconds_summary(rows: QuerySet[ReplyMetric]) -> dict[str, int | None]:
+    """How many conversations and their median seconds to a first reply."""
+    rows = rows.exclude(response_seconds=None)
+    if connection.vendor == "postgresql":
+        found = rows.aggregate(n=Count("id"), median=Median("response_seconds"))
+        median = found["median"]
+        return {
+            "conversations": found["n"],
+            "median_seconds": None if median is None else int(median),
+        }
+    # SQLite (the embedded shape, one small team) has no percentile: read the one column.
+    values = [v for v in rows.values_list("response_seconds", flat=True) if v is not None]
+    return {
+        "conversations": len(values),
+        "median_seconds": int(statistics.median(values)) if values else None,
+    }
 
 
 def _reason_kind(reason: str) -> str:
@@ -105,9 +147,10 @@ def insights(p: Period) -> dict[str, Any]:
     totals["acceptance"] = _rate(totals["used"] + totals["edited"], totals["shown"])
 
     metrics = ReplyMetric.objects.filter(**in_range)
-    by_agent = list(
-        metrics.exclude(agent=None)
-        .values("agent_id", "agent__name")
+    by_agent = {
+        row["agent_id"]: row
+        for row in metrics.exclude(agent=None)
+        .values("agent_id")
         .annotate(
             replies=Count("id"),
             from_suggestion=Count("id", filter=Q(origin="suggestion")),
@@ -115,25 +158,48 @@ def insights(p: Period) -> dict[str, Any]:
             typed=Count("id", filter=Q(origin="typed")),
             similarity=Avg("similarity"),
         )
-        .order_by("agent__name")
-    )
-    discarded_by = dict(
-        DraftSuggestion.objects.filter(**in_range, outcome="discarded")
-        .values_list("outcome_by")
+        .order_by()
+    }
+    # Shown: once per agent whose composer showed the suggestion; outcomes by who acted.
+    shown_to = dict(
+        SuggestionView.objects.filter(
+            suggestion__inbox_id__in=p.inbox_ids,
+            suggestion__created_at__gte=p.since,
+            suggestion__created_at__lt=p.until,
+        )
+        .values_list("agent_id")
         .annotate(n=Count("id"))
+        .order_by()
     )
+    acted: dict[tuple[int, str], int] = {
+        (agent_id, outcome): n
+        for agent_id, outcome, n in DraftSuggestion.objects.filter(**in_range)
+        .exclude(outcome_by=None)
+        .values_list("outcome_by", "outcome")
+        .annotate(n=Count("id"))
+        .order_by()
+    }
+    agent_ids = set(by_agent) | set(shown_to) | {agent_id for agent_id, _ in acted}
+    agent_names = dict(User.objects.filter(pk__in=agent_ids).values_list("id", "name"))
     agents = []
-    for agent_row in by_agent:
-        row = dict(agent_row)
+    for agent_id in sorted(agent_ids, key=lambda i: (agent_names.get(i, "").lower(), i)):
+        counts: dict[str, Any] = dict(by_agent.get(agent_id) or {})
+        shown = shown_to.get(agent_id, 0)
+        used, edited = acted.get((agent_id, "used"), 0), acted.get((agent_id, "edited"), 0)
+        similarity = counts.get("similarity")
         agents.append(
             {
-                "agent": row["agent__name"],
-                "replies": row["replies"],
-                "from_suggestion": row["from_suggestion"],
-                "from_canned": row["from_canned"],
-                "typed": row["typed"],
-                "discarded": discarded_by.get(row["agent_id"], 0),
-                "similarity": (None if row["similarity"] is None else round(row["similarity"], 3)),
+                "agent": agent_names.get(agent_id, ""),
+                "replies": counts.get("replies", 0),
+                "from_suggestion": counts.get("from_suggestion", 0),
+                "from_canned": counts.get("from_canned", 0),
+                "typed": counts.get("typed", 0),
+                "shown": shown,
+                "used": used,
+                "edited": edited,
+                "discarded": acted.get((agent_id, "discarded"), 0),
+                "acceptance": _rate(used + edited, shown),
+                "similarity": None if similarity is None else round(similarity, 3),
             }
         )
     origins = dict(metrics.values_list("origin").annotate(n=Count("id")))
@@ -141,20 +207,11 @@ def insights(p: Period) -> dict[str, Any]:
         metrics.filter(origin="automated").values_list("automated_kind").annotate(n=Count("id"))
     )
 
-    # First response: seconds to the first reply of each conversation that had to wait.
-    first: dict[int, tuple[int | None, str]] = {}
-    for conversation_id, seconds, origin in (
-        # The first reply of each conversation (send_reply stamps first_response_at with the
-        # reply's own time).
-        metrics.filter(created_at=F("conversation__first_response_at"))
-        .exclude(response_seconds=None)
-        .exclude(origin="automated")
-        .order_by("created_at")
-        .values_list("conversation_id", "response_seconds", "origin")
-    ):
-        first.setdefault(conversation_id, (seconds, origin))
-    with_s = [s for s, origin in first.values() if s is not None and origin == "suggestion"]
-    without = [s for s, origin in first.values() if s is not None and origin != "suggestion"]
+    # First response: seconds to each conversation's first reply by a person (marked on its
+    # metric when sent), with and without a suggestion; medians in the database.
+    firsts = metrics.filter(first_response=True).exclude(origin="automated")
+    with_s = _seconds_summary(firsts.filter(origin="suggestion"))
+    without = _seconds_summary(firsts.exclude(origin="suggestion"))
 
     canned_use = Counter(
         dict(
@@ -233,13 +290,7 @@ def insights(p: Period) -> dict[str, Any]:
             "by_origin": {key: origins.get(key, 0) for key in ReplyMetric.Origin.values},
             "automated": automated,
         },
-        "first_response": {
-            "with_suggestion": {"conversations": len(with_s), "median_seconds": _median(with_s)},
-            "without_suggestion": {
-                "conversations": len(without),
-                "median_seconds": _median(without),
-            },
-        },
+        "first_response": {"with_suggestion": with_s, "without_suggestion": without},
         "canned": {
             "most_used": [
                 {"title": titles.get(reply_id, "(deleted)"), "replies": n}

@@ -24,8 +24,9 @@ from inbox.models import (
     Message,
     ReplyMemory,
     ReplyMetric,
+    SuggestionView,
 )
-from tests.factories import AdminFactory, TeamFactory
+from tests.factories import AdminFactory, TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -82,10 +83,19 @@ def set_policy(inbox, **values) -> None:
     inbox.refresh_from_db()
 
 
-def suggestions(api, agent, conversation) -> dict[str, Any]:
-    response = api(agent).get(f"/api/v1/conversations/{conversation.pk}/suggestions/")
+def suggestions(api, agent, conversation, *, show: bool = True) -> dict[str, Any]:
+    """The drafts as the agent's app reads them; `show`: and then says its composer showed
+    them, as the app does once the panel is on screen."""
+    url = f"/api/v1/conversations/{conversation.pk}/suggestions/"
+    response = api(agent).get(url)
     assert response.status_code == 200
-    return response.json()
+    data = response.json()
+    if show and data["suggestion_id"]:
+        shown = api(agent).post(
+            url + "shown/", {"suggestion_id": data["suggestion_id"]}, format="json"
+        )
+        assert shown.status_code == 200, shown.content
+    return data
 
 
 def test_drafts_are_computed_pushed_and_prefilled_for_the_agent(
@@ -104,14 +114,26 @@ def test_drafts_are_computed_pushed_and_prefilled_for_the_agent(
     # No reason in the event: it may name a team's reply; each agent fetches what they see.
     assert event.payload["best"] == {"engine": "canned", "score": draft.candidates[0]["score"]}
 
-    data = suggestions(api, agent, result.conversation)
+    data = suggestions(api, agent, result.conversation, show=False)
     assert data["suggestion_id"] == draft.pk
     best = data["results"][0]
     # Chat: the short form, filled for this contact and agent, sign-off dropped.
     assert best["text"] == "Hi Ann, your parcel is on its way."
     assert best["index"] == 0
     draft.refresh_from_db()
+    assert draft.shown_at is None  # reading is not showing: the app says when it showed them
+    suggestions(api, agent, result.conversation)
+    suggestions(api, agent, result.conversation)  # a second look counts once
+    draft.refresh_from_db()
     assert draft.shown_at is not None
+    assert SuggestionView.objects.filter(suggestion=draft).count() == 1
+    outsider = api(UserFactory())  # an agent of no inbox of this conversation
+    refused = outsider.post(
+        f"/api/v1/conversations/{result.conversation.pk}/suggestions/shown/",
+        {"suggestion_id": draft.pk},
+        format="json",
+    )
+    assert refused.status_code == 404
 
 
 def test_a_reply_sent_as_suggested_and_one_edited_are_told_apart(
@@ -486,6 +508,39 @@ def test_team_memory_suggests_an_adapted_past_reply(
     assert best["text"].endswith(f"#{now.conversation.number} and we will confirm. Ben")
 
 
+@pytest.mark.django_db(transaction=True)  # the index is built by another thread
+def test_a_web_request_never_waits_for_the_team_memory_index(
+    agent, make_inbox, customer, django_capture_on_commit_callbacks, run_tasks, monkeypatch
+) -> None:
+    from inbox.drafts import memory
+    from inbox.drafts.engines import context_for
+
+    inbox = make_inbox(members=[agent])
+    for sender, text in [
+        ("p", "Can I pay the invoice by bank transfer?"),
+        ("q", "Do you ship to Norway?"),
+    ]:
+        past = customer(inbox, text, sender=sender)
+        actions.send_reply(conversation=past.conversation, author=agent, text="Yes, you can.")
+        with django_capture_on_commit_callbacks(execute=True):
+            actions.set_status(conversation=past.conversation, status="resolved", actor=agent)
+        run_tasks()
+    assert ReplyMemory.objects.count() == 2
+    now = customer(inbox, "is a bank transfer possible for the invoice?", sender="n")
+    forget_index()  # as in a web process that never suggested before
+    monkeypatch.setattr(memory, "BATCH", 1)  # two rows to add: "a cold index"
+    engine = memory.TeamMemory()
+    asked = context_for(now.conversation, agent, interactive=True)
+    assert engine.suggest(asked, 3) == []  # not built inside the request…
+    assert memory._warming is not None
+    memory._warming.join(timeout=30)  # …but in the background, for the next one
+    [found] = engine.suggest(asked, 1)
+    assert found.engine == "memory" and found.template == "Yes, you can."
+    forget_index()
+    background = context_for(now.conversation, None)  # the task builds it itself
+    assert engine.suggest(background, 1)[0].template == "Yes, you can."
+
+
 @override_settings(
     DRAFT_ENGINES=[
         "inbox.drafts.lexical.CannedReplyRanker",
@@ -509,6 +564,12 @@ def test_the_inbox_api_validates_the_policy(admin, api, make_inbox) -> None:
         assert response.status_code == 400, bad
     inbox.refresh_from_db()
     assert "policy" not in inbox.settings
+    created = api(admin).post(
+        "/api/v1/inboxes/",
+        {"name": "New", "kind": "api", "settings": {"policy": {"throttle_hours": 0}}},
+        format="json",
+    )
+    assert created.status_code == 400 and "Policy" in str(created.json())
 
 
 def test_drafts_are_offered_only_while_the_customer_waits(

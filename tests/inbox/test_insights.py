@@ -12,6 +12,7 @@ import pytest
 from django.utils import timezone
 
 from inbox.models import DraftSuggestion, Message
+from tests.factories import UserFactory
 from tests.inbox.test_draft_pipeline import closed_now, customer, library, set_policy, suggestions
 
 pytestmark = pytest.mark.django_db
@@ -33,8 +34,11 @@ def activity(library, agent, api, make_inbox, customer) -> dict:
         {"text": data["results"][0]["text"], "suggestion_id": data["suggestion_id"]},
         format="json",
     )
-    # 2: shown, then a typed reply (discarded)
+    # 2: shown, then a typed reply (discarded); Cleo looked too
     two = customer(inbox, "my tracking number is not working", sender="two")
+    cleo = UserFactory(name="Cleo Colleague")
+    inbox.members.add(cleo)
+    suggestions(api, cleo, two.conversation)
     suggestions(api, agent, two.conversation)
     api(agent).post(
         f"/api/v1/conversations/{two.conversation.pk}/messages/",
@@ -61,13 +65,18 @@ def test_the_api_counts_what_happened(activity, admin, api) -> None:
     [chat] = s["by_inbox"]
     assert chat["inbox"] == "Chat" and chat["used"] == 1
     assert {row["engine"] for row in s["by_engine"]} == {"canned"}
-    [ben] = data["agents"]
-    assert (ben["agent"], ben["from_suggestion"], ben["typed"], ben["discarded"]) == (
-        "Ben Agent",
+    ben, cleo = data["agents"]
+    assert (ben["agent"], ben["from_suggestion"], ben["typed"]) == ("Ben Agent", 1, 1)
+    assert (ben["shown"], ben["used"], ben["edited"], ben["discarded"]) == (2, 1, 0, 1)
+    assert ben["acceptance"] == 0.5
+    # Shown to Cleo too (counted for her), though she did nothing with it.
+    assert (cleo["agent"], cleo["replies"], cleo["shown"], cleo["discarded"]) == (
+        "Cleo Colleague",
+        0,
         1,
-        1,
-        1,
+        0,
     )
+    assert cleo["acceptance"] == 0.0
     assert data["replies"]["by_origin"] == {
         "suggestion": 1,
         "canned": 0,
@@ -115,3 +124,29 @@ def test_the_page_and_the_csv(activity, admin_web) -> None:
 def test_outcomes_are_per_message_not_per_conversation(activity) -> None:
     assert DraftSuggestion.objects.count() == 2
     assert Message.objects.filter(data__automated="acknowledgement").count() == 1
+
+
+def test_first_response_counts_each_conversations_first_reply_only(
+    activity, admin, agent, api, customer
+) -> None:
+    from inbox.models import ReplyMetric
+
+    inbox = activity["inbox"]
+    # The customer of conversation 1 writes again and gets a second (typed) reply: not a
+    # first response, whatever it took.
+    again = customer(inbox, "and one more thing", sender="one")
+    api(agent).post(
+        f"/api/v1/conversations/{again.conversation.pk}/messages/",
+        {"text": "Sure."},
+        format="json",
+    )
+    metrics = ReplyMetric.objects.exclude(origin="automated")
+    assert metrics.count() == 3 and metrics.filter(first_response=True).count() == 2
+    metrics.filter(origin="suggestion").update(response_seconds=40)
+    metrics.filter(origin="typed", first_response=True).update(response_seconds=300)
+    metrics.filter(first_response=False).update(response_seconds=9999)
+    first = api(admin).get("/api/v1/insights/").json()["first_response"]
+    assert first == {
+        "with_suggestion": {"conversations": 1, "median_seconds": 40},
+        "without_suggestion": {"conversations": 1, "median_seconds": 300},
+    }

@@ -11,6 +11,15 @@ import { countSegments } from "./segments.js";
 let current = null; // the suggestions of the open conversation, as the API returned them
 let token = 0;
 let inserted = null; // the draft text put in the composer: replaced or cleared only while unedited
+const reported = new Set(); // suggestion ids this page told the server it showed
+
+// Counted as "shown" to this agent in the insights once the panel is on screen.
+function reportShown(conversationId, suggestionId) {
+  if (!suggestionId || reported.has(suggestionId)) return;
+  reported.add(suggestionId);
+  api("conversations/" + conversationId + "/suggestions/shown/", { method: "POST", body: { suggestion_id: suggestionId } })
+    .catch(() => reported.delete(suggestionId));
+}
 
 function textarea() {
   return $("composer-text");
@@ -84,6 +93,7 @@ function render() {
     ]),
   ].filter(Boolean));
   panel.hidden = false;
+  reportShown(state.openId, current.suggestion_id);
 }
 
 function renderNeedsPerson(c) {
