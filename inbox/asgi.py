@@ -14,14 +14,13 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
-from inbox.realtime_auth import AgentSocketAuth  # noqa: E402
 from inbox.routing import websocket_urlpatterns  # noqa: E402
 from inbox.worker import start_in_process_worker  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AgentSocketAuth(URLRouter(websocket_urlpatterns)),
+        "websocket": URLRouter(websocket_urlpatterns),
     }
 )
 

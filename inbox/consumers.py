@@ -18,7 +18,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from inbox import presence
-from inbox.events import inbox_group, user_group
+from inbox.events import chat_stream, group_for_stream, inbox_group, user_group
 from inbox.relay import ensure_running as ensure_relay_running
 
 CLOSE_UNAUTHENTICATED = 4001
@@ -72,6 +72,12 @@ def _stream_positions(user_id: int, inbox_ids: list[int]) -> dict[str, Any]:
     streams = dict.fromkeys(names, 0)
     streams.update(EventStream.objects.filter(name__in=names).values_list("name", "last_seq"))
     return {"last_event_id": last, "streams": streams}
+
+
+def _is_widget_inbox(inbox_id: int) -> bool:
+    from inbox.actions.common import widget_inbox
+
+    return widget_inbox(inbox_id) is not None
 
 
 def _conversation_inbox(conversation_id: int) -> int | None:
@@ -277,6 +283,19 @@ class AgentConsumer(AsyncWebsocketConsumer):
         await self._ephemeral(
             inbox_id, {"type": kind, "conversation_id": conversation_id, "state": state}
         )
+        if kind == "typing" and await database_sync_to_async(_is_widget_inbox)(inbox_id):
+            # The website visitor sees "Ben is typing…" (a name, nothing else about the agent).
+            await self.channel_layer.group_send(
+                group_for_stream(chat_stream(conversation_id)),
+                {
+                    "type": "ephemeral.frame",
+                    "sender": self.channel_name,
+                    "text": json.dumps(
+                        {"type": "typing", "state": state, "author": {"name": self.user.name}},
+                        separators=(",", ":"),
+                    ),
+                },
+            )
 
     async def _announce_presence(self, *, online: bool) -> None:
         """Tell the agents of this user's inboxes that they came online or went away

@@ -4,7 +4,9 @@ Every change an agent should see is an `Event` row appended in the same transact
 change, then published after commit to a channel-layer group:
 
 - `inbox.<id>` for events of an inbox (every socket of a member joins it);
-- `user.<id>` for events meant for one user (and control messages such as session.ended).
+- `user.<id>` for events meant for one user (and control messages such as session.ended);
+- `chat.<id>` for the visitor's view of a website-chat conversation (customer-facing
+  messages and status only: no notes, no activity lines).
 
 Locks: actions lock their domain rows with `select_for_update(no_key=True)` (FOR NO KEY
 UPDATE), never plain FOR UPDATE. Django's foreign keys are checked at COMMIT with FOR KEY
@@ -59,6 +61,11 @@ def inbox_stream(inbox_id: int) -> str:
 
 def user_stream(user_id: int) -> str:
     return f"user:{user_id}"
+
+
+def chat_stream(conversation_id: int) -> str:
+    """A website-chat conversation as its visitor sees it (inbox/sources/widget/)."""
+    return f"chat:{conversation_id}"
 
 
 @dataclass

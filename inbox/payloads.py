@@ -87,6 +87,15 @@ def conversation_payload(conversation: Conversation) -> dict[str, Any]:
         "last_incoming_message_id": conversation.last_incoming_message_id,
         "cc": conversation.cc,
         "needs_person": conversation.needs_person,
+        "rating": (
+            {
+                "score": conversation.rating,
+                "comment": conversation.rating_comment,
+                "at": _dt(conversation.rated_at),
+            }
+            if conversation.rating
+            else None
+        ),
         "created_at": _dt(conversation.created_at),
         # Lets a client drop an answer older than what it already applied.
         "updated_at": _dt(conversation.updated_at),
@@ -140,4 +149,61 @@ def message_payload(
         "data": message.data,
         "created_at": _dt(message.created_at),
         "updated_at": _dt(message.updated_at),
+    }
+
+
+# ---------------------------------------------------------------- what a website visitor sees
+# Never notes or activity lines, never agents' email addresses or internal data.
+
+
+def visitor_attachment_url(inbox: Any, attachment_id: int) -> str:
+    from django.core import signing
+
+    token = signing.Signer(salt="widget-file").sign(str(attachment_id)).split(":", 1)[1]
+    return f"/widget/v1/{inbox.public_id}/files/{attachment_id}/{token}"
+
+
+def visitor_message_payload(
+    message: Message, inbox: Inbox, *, attachments: list[Attachment] | None = None
+) -> dict[str, Any]:
+    incoming = message.direction == Message.Direction.INCOMING
+    automated = bool((message.data or {}).get("automated")) or not message.sender_user_id
+    author = None
+    if not incoming and message.sender_user_id and message.sender_user is not None:
+        author = {
+            "name": message.sender_user.name,
+            "avatar_url": (message.sender_user.avatar.url if message.sender_user.avatar else None),
+        }
+    status = {"queued": "sent", "": "sent"}.get(message.delivery_status, message.delivery_status)
+    rows = message.attachments.all() if attachments is None else attachments
+    return {
+        "id": message.pk,
+        "conversation_id": message.conversation_id,
+        "from": "visitor" if incoming else ("bot" if automated else "agent"),
+        "text": message.text,
+        "created_at": _dt(message.created_at),
+        "author": author,
+        "attachments": [
+            {
+                "filename": a.filename,
+                "content_type": a.content_type,
+                "size": a.size,
+                "url": visitor_attachment_url(inbox, a.pk),
+            }
+            for a in rows
+            if not a.inline
+        ],
+        "status": status or "sent",
+    }
+
+
+def visitor_conversation_payload(conversation: Conversation) -> dict[str, Any]:
+    return {
+        "id": conversation.pk,
+        "status": conversation.status,
+        "rating": (
+            {"score": conversation.rating, "comment": conversation.rating_comment}
+            if conversation.rating
+            else None
+        ),
     }

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from accounts.models import User
-from inbox.events import inbox_stream, record_event
-from inbox.models import Attachment, Conversation, Message
+from inbox.events import chat_stream, inbox_stream, record_event
+from inbox.models import Attachment, Conversation, Inbox, Message
 from inbox.payloads import (
     CONVERSATION_PREFETCH,
     CONVERSATION_SELECT,
@@ -15,7 +15,45 @@ from inbox.payloads import (
     MESSAGE_SELECT,
     conversation_payload,
     message_payload,
+    visitor_conversation_payload,
+    visitor_message_payload,
 )
+
+_widget_inboxes: dict[
+    int, Inbox | None
+] = {}  # inbox id → the inbox if a widget one (kinds never change)
+
+
+def widget_inbox(inbox_id: int) -> Inbox | None:
+    """The inbox when it is a website-chat one (its visitors get their own events)."""
+    if inbox_id not in _widget_inboxes:
+        inbox = Inbox.objects.filter(pk=inbox_id).only("id", "kind", "public_id").first()
+        _widget_inboxes[inbox_id] = inbox if inbox and inbox.kind == Inbox.Kind.WIDGET else None
+    return _widget_inboxes[inbox_id]
+
+
+def _chat_message_event(message: Message, kind: str, attachments: list[Attachment] | None) -> None:
+    """The visitor's copy of a message event: customer-facing messages only."""
+    if message.kind != Message.Kind.MESSAGE:
+        return
+    inbox = widget_inbox(message.inbox_id)
+    if inbox is None:
+        return
+    record_event(
+        stream=chat_stream(message.conversation_id),
+        kind=kind,
+        payload={"message": visitor_message_payload(message, inbox, attachments=attachments)},
+    )
+
+
+def _chat_conversation_event(conversation: Conversation, changes: list[str]) -> None:
+    if not {"status", "rating"} & set(changes) or widget_inbox(conversation.inbox_id) is None:
+        return
+    record_event(
+        stream=chat_stream(conversation.pk),
+        kind="conversation.updated",
+        payload={"conversation": visitor_conversation_payload(conversation)},
+    )
 
 
 def lock_conversation(pk: int) -> Conversation:
@@ -54,6 +92,7 @@ def conversation_changed(
         kind=kind,
         payload={"conversation": payload, "changes": changes or []},
     )
+    _chat_conversation_event(fresh, changes or [])
     return payload
 
 
@@ -66,6 +105,7 @@ def _message_event(message: Message, kind: str) -> None:
     record_event(
         stream=inbox_stream(fresh.inbox_id), kind=kind, payload={"message": message_payload(fresh)}
     )
+    _chat_message_event(fresh, kind, None)
 
 
 def message_created(
@@ -88,6 +128,9 @@ def message_created(
         payload["conversation"] = conversation_payload(conversation)
         payload["changes"] = changes or []
     record_event(stream=inbox_stream(message.inbox_id), kind="message.created", payload=payload)
+    _chat_message_event(message, "message.created", attachments)
+    if conversation is not None:
+        _chat_conversation_event(conversation, changes or [])
 
 
 def message_updated(message: Message) -> None:

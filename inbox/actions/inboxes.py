@@ -16,16 +16,25 @@ from inbox.queries.access import inbox_audience
 
 
 def _with_clean_policy(settings: dict[str, Any]) -> dict[str, Any]:
-    """A human-touch policy among the settings, checked and normalised (inbox/policy.py)."""
-    if "policy" not in settings:
-        return settings
-    from inbox.policy import PolicyError, clean
+    """The human-touch policy (inbox/policy.py) and the website widget's settings
+    (inbox/sources/widget/config.py) among the settings, checked and normalised."""
+    if "policy" in settings:
+        from inbox.policy import PolicyError, clean
 
-    try:
-        return {**settings, "policy": clean(dict(settings["policy"])).as_dict()}
-    except (PolicyError, TypeError, ValueError) as exc:
-        message = getattr(exc, "message", None) or "Invalid policy."
-        raise InboxError(f"Policy: {message}", field="settings") from exc
+        try:
+            settings = {**settings, "policy": clean(dict(settings["policy"])).as_dict()}
+        except (PolicyError, TypeError, ValueError) as exc:
+            message = getattr(exc, "message", None) or "Invalid policy."
+            raise InboxError(f"Policy: {message}", field="settings") from exc
+    if "widget" in settings:
+        from inbox.sources.widget import config
+
+        try:
+            settings = {**settings, "widget": config.clean(dict(settings["widget"])).as_dict()}
+        except (config.WidgetConfigError, TypeError, ValueError) as exc:
+            message = getattr(exc, "message", None) or "Invalid widget settings."
+            raise InboxError(f"Website chat: {message}", field="settings") from exc
+    return settings
 
 
 def create_inbox(

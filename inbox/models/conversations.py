@@ -71,6 +71,10 @@ class Conversation(models.Model):
     # Human-touch policy (inbox/humantouch.py): why this conversation needs a person, e.g.
     # ["Asks for a person (“talk to a human”)"]. Non-empty: no automatic message is sent.
     needs_person = models.JSONField(default=list, blank=True)
+    # The customer's satisfaction rating (the website widget asks once it is resolved).
+    rating = models.PositiveSmallIntegerField(null=True, blank=True)  # 1 (bad) to 5 (great)
+    rating_comment = models.TextField(blank=True)
+    rated_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
