@@ -310,7 +310,7 @@ def generate(db_url: str, conversations: int, messages: int, contacts: int) -> d
             f"""INSERT INTO inbox_conversation (id, number, subject, status, snoozed_until,
                     priority, last_activity_at, waiting_since, first_response_at, resolved_at,
                     last_message_preview, last_incoming_message_id, created_at, updated_at,
-                    assignee_id, contact_id, team_id, inbox_id, cc, needs_person)
+                    assignee_id, contact_id, team_id, inbox_id, cc, needs_person, rating_comment)
                SELECT c, c, s.topic || ' (order ' || (100000 + c) || ')', s.status,
                       CASE WHEN s.status = 'snoozed' THEN now() + (1 + c %% 7) * interval '1 day' END,
                       CASE WHEN c %% 20 = 0 THEN 3 ELSE 0 END,
@@ -322,7 +322,7 @@ def generate(db_url: str, conversations: int, messages: int, contacts: int) -> d
                       s.at - (c %% 5) * interval '1 day', now(),
                       CASE WHEN s.r3 < 0.25 THEN NULL
                            ELSE %s + ((s.inbox - %s) %% 5) + 5 * floor(s.r4 * 20)::int END,
-                      s.contact, NULL, s.inbox, '[]', '[]'
+                      s.contact, NULL, s.inbox, '[]', '[]', ''
                FROM (
                  SELECT c, {inbox_of} AS inbox, {contact_of} AS contact, r1, random() r2,
                         random() r3, random() r4,
