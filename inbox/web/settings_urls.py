@@ -1,6 +1,6 @@
 from django.urls import path
 
-from inbox.web import policy_views
+from inbox.web import policy_views, widget_views
 from inbox.web import settings_views as views
 
 app_name = "inbox_settings"
@@ -33,6 +33,13 @@ urlpatterns = [
         "inboxes/<int:inbox_id>/email/test-send/",
         views.email_inbox_test_send,
         name="email_inbox_test_send",
+    ),
+    path("inboxes/new-chat/", widget_views.widget_inbox_create, name="widget_inbox_create"),
+    path("inboxes/<int:inbox_id>/chat/", widget_views.widget_inbox_edit, name="widget_inbox_edit"),
+    path(
+        "inboxes/<int:inbox_id>/chat/rotate-secret/",
+        widget_views.widget_rotate_secret,
+        name="widget_rotate_secret",
     ),
     path("email/failed/", views.failed_email_list, name="failed_email_list"),
     path(

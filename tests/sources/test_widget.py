@@ -414,3 +414,57 @@ def test_an_unverified_visitor_cannot_take_over_a_contact_by_email(widget) -> No
     # A signed-in browser cannot be switched by an unsigned call either.
     switched = owner.post("identify", {"id": "u-8", "name": "Someone else"})
     assert switched.status_code == 403
+
+
+# ---------------------------------------------------------------- admin pages
+
+
+def widget_form(**values: Any) -> dict[str, Any]:
+    return {
+        "name": "Shop chat",
+        "allowed_origins": f"{SITE}\nhttps://www.example.com",
+        "color": "#0a7d4f",
+        "position": "left",
+        "greeting": "Hello <there>",
+        "launcher_text": "",
+        "prechat_name": "required",
+        "prechat_email": "optional",
+        "privacy_url": "https://shop.example.com/privacy",
+        "identity_max_age": "600",
+        "satisfaction": "on",
+        **values,
+    }
+
+
+def test_an_admin_sets_up_a_website_chat(admin_web, agent_web) -> None:
+    from inbox.models import Inbox
+
+    created = admin_web.post("/settings/inboxes/new-chat/", widget_form())
+    assert created.status_code == 302
+    inbox = Inbox.objects.get(kind="widget")
+    page = admin_web.get(created["Location"]).content.decode()
+    secret = inbox.get_secrets()["identity_secret"]
+    assert secret in page and "Copy the identity secret now" in page  # shown once
+    assert f'data-inbox="{inbox.public_id}"' in page.replace("&quot;", '"')
+    assert "Hello &lt;there&gt;" in page
+    assert secret not in admin_web.get(created["Location"]).content.decode()
+    config = inbox.settings["widget"]
+    assert config["allowed_origins"] == [SITE, "https://www.example.com"]
+    assert (config["position"], config["prechat_name"], config["identity_max_age"]) == (
+        "left",
+        "required",
+        600,
+    )
+    assert Visitor(inbox).get("config").json()["look"]["color"] == "#0a7d4f"
+
+    refused = admin_web.post(
+        f"/settings/inboxes/{inbox.pk}/chat/", widget_form(allowed_origins="ftp://files")
+    )
+    assert refused.status_code == 200
+    assert "is not a website address" in refused.content.decode()
+    rotated = admin_web.post(f"/settings/inboxes/{inbox.pk}/chat/rotate-secret/")
+    assert rotated.status_code == 302
+    inbox.refresh_from_db()
+    assert inbox.get_secrets()["identity_secret"] != secret
+    assert agent_web.get(f"/settings/inboxes/{inbox.pk}/chat/").status_code in (302, 403)
+    assert "Shop chat" in admin_web.get("/settings/inboxes/").content.decode()
