@@ -228,6 +228,39 @@ class ConversationViewSet(viewsets.ViewSet):
         return Response({"suggestion_id": draft.pk, "shown": True})
 
     @extend_schema(responses=OBJ)
+    @action(detail=True, methods=["get"])
+    def visitor(self, request: Request, pk: Any = None) -> Response:
+        """Website chat: the visitor behind the conversation: whether the site verified who
+        they are, whether they are on the site now, the page they are on and where they
+        came from. 404 for other channels."""
+        from inbox.models import WidgetVisitor
+
+        conversation = self._get(request, pk)
+        visitor = (
+            WidgetVisitor.objects.filter(
+                inbox_id=conversation.inbox_id, contact_id=conversation.contact_id
+            )
+            .order_by("-online", "-last_seen_at")
+            .first()
+        )
+        if visitor is None:
+            raise NotFound("No website visitor for this conversation.")
+        return Response(
+            {
+                "verified": visitor.verified,
+                "external_id": visitor.external_id if visitor.verified else "",
+                "name": visitor.name,
+                "email": visitor.email,
+                "online": visitor.online and visitor.revoked_at is None,
+                "page_url": visitor.page_url,
+                "page_title": visitor.page_title,
+                "referrer": visitor.referrer,
+                "last_seen_at": visitor.last_seen_at,
+                "signed_out": visitor.revoked_at is not None,
+            }
+        )
+
+    @extend_schema(responses=OBJ)
     @action(detail=True, methods=["delete"], url_path="needs-person")
     def clear_needs_person(self, request: Request, pk: Any = None) -> Response:
         """Clear the “needs a person” flag (automatic messages may resume)."""

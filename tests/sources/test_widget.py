@@ -468,3 +468,29 @@ def test_an_admin_sets_up_a_website_chat(admin_web, agent_web) -> None:
     assert inbox.get_secrets()["identity_secret"] != secret
     assert agent_web.get(f"/settings/inboxes/{inbox.pk}/chat/").status_code in (302, 403)
     assert "Shop chat" in admin_web.get("/settings/inboxes/").content.decode()
+
+
+def test_agents_see_who_the_visitor_is_and_where(widget, api) -> None:
+    visitor = Visitor(widget)
+    visitor.start()
+    visitor.say("hi there", name="Ann", email="ann@example.org")
+    conversation = Conversation.objects.get()
+    WidgetVisitor.objects.update(
+        online=True, page_url=SITE + "/pricing", page_title="Pricing", referrer="https://g.co/"
+    )
+    data = api(widget.agent).get(f"/api/v1/conversations/{conversation.pk}/visitor/").json()
+    assert data["verified"] is False and data["online"] is True
+    assert (data["page_title"], data["referrer"], data["email"]) == (
+        "Pricing",
+        "https://g.co/",
+        "ann@example.org",
+    )
+    outsider = api(UserFactory(email="out@example.com"))
+    assert outsider.get(f"/api/v1/conversations/{conversation.pk}/visitor/").status_code == 404
+    email_inbox = actions.create_inbox(
+        name="Mail", kind="api", actor=AdminFactory(), origin=SYSTEM, members=[widget.agent]
+    )
+    other = actions.receive_inbound_message(
+        inbox=email_inbox, identity=actions.IdentityInput(kind="external", value="x"), text="yo"
+    ).conversation
+    assert api(widget.agent).get(f"/api/v1/conversations/{other.pk}/visitor/").status_code == 404

@@ -9,9 +9,9 @@ import { CONFIG, ME, app, hooks, narrow, setPane, state, tabVisible } from "./st
 import { changeFilter, fillSelect, initList, loadList, renderFilters, rowEls, scheduleCounts } from "./list.js";
 import { atBottom, initThread, markRead, openConversation, renderMessages, scrollToBottom } from "./thread.js";
 import { act, assignToMe, initHeader, renderHeader, resolve, snooze, snoozeUntil } from "./header.js";
-import { initSidebar, loadContact } from "./sidebar.js";
+import { initSidebar, loadContact, loadVisitor } from "./sidebar.js";
 import { initComposer, renderFiles, restoreDraft, saveDraft, setMode, startDraftBaseline, stopTyping, textarea } from "./composer.js";
-import { clearPresence, onTypingFrame, onViewingFrame } from "./presence.js";
+import { clearPresence, onTypingFrame, onViewingFrame, onVisitorTypingFrame } from "./presence.js";
 import { applyEvent, onConversationFromApi, renderNotifyButton } from "./events.js";
 import { initNewConversation, renderNewConversationButton } from "./newconv.js";
 
@@ -68,6 +68,12 @@ function onOtherFrame(frame) {
       break;
     case "presence":
       state.agentsByInbox.clear(); // the pickers refetch who is online
+      break;
+    case "visitor.typing":
+      onVisitorTypingFrame(frame);
+      break;
+    case "visitor.presence":
+      if (frame.conversation_id && frame.conversation_id === state.openId) loadVisitor(state.openId, state.openToken);
       break;
     case "user.availability":
       document.querySelectorAll(".usermenu summary .status-dot").forEach((dot) => { dot.className = "status-dot status-" + frame.availability; });

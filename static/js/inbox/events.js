@@ -8,7 +8,7 @@ import { matchesFilters, placeInList, remember, scheduleCounts, updateRow } from
 import { addMessageToThread, markRead, openConversation } from "./thread.js";
 import { renderHeader } from "./header.js";
 import { renderCc } from "./composer.js";
-import { loadContact } from "./sidebar.js";
+import { loadContact, renderRating } from "./sidebar.js";
 import { onSuggestedEvent, renderNeedsPersonBadge } from "./suggestions.js";
 
 // ---------------------------------------------------------------- notifications
@@ -40,7 +40,7 @@ function onConversationEvent(c, changes) {
   const { prev, conv } = remember(c, false);
   placeInList(conv, changes.includes("last_activity_at"));
   updateRow(conv.id);
-  if (conv.id === state.openId) { renderHeader(); renderCc(); renderNeedsPersonBadge(); }
+  if (conv.id === state.openId) { renderHeader(); renderCc(); renderNeedsPersonBadge(); renderRating(); }
   if (!prev && matchesFilters(conv)) refreshConversation(conv.id);
   const assignedToMe = conv.assignee && conv.assignee.id === ME.id;
   if (changes.includes("assignee") && assignedToMe && !(prev && prev.assignee && prev.assignee.id === ME.id)) {

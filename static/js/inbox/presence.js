@@ -24,6 +24,22 @@ export function onTypingFrame(frame) {
   if (frame.conversation_id === state.openId) renderPresence();
 }
 
+// The website visitor typing in their chat widget (shown like an agent typing).
+export function onVisitorTypingFrame(frame) {
+  const conv = state.convs.get(frame.conversation_id);
+  const typers = presenceMap(state.typing, frame.conversation_id);
+  const key = "visitor";
+  const prev = typers.get(key);
+  if (prev) clearTimeout(prev.timer);
+  if (frame.state === "start") {
+    const timer = setTimeout(() => { typers.delete(key); renderPresence(); }, 6000);
+    typers.set(key, { name: (conv && conv.contact.name) || "The visitor", timer });
+  } else {
+    typers.delete(key);
+  }
+  if (frame.conversation_id === state.openId) renderPresence();
+}
+
 export function onViewingFrame(frame) {
   if (!frame.user || frame.user.id === ME.id) return;
   const viewers = presenceMap(state.viewing, frame.conversation_id);

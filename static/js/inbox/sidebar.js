@@ -5,6 +5,45 @@ import { $, h, dateYearFmt, initials, labelChip, parseDate, relTime, safeColor, 
 import { api } from "./api.js";
 import { hooks, ME, state } from "./state.js";
 
+// ---------------------------------------------------------------- website visitor
+// Who is behind a website chat: verified by the site or not, on the site now (which page),
+// where they came from. Refreshed when the visitor's presence changes.
+export async function loadVisitor(conversationId, token) {
+  const section = $("visitor-section");
+  const conv = state.convs.get(conversationId);
+  if (!conv || conv.inbox.kind !== "widget") { section.hidden = true; return; }
+  let visitor;
+  try { visitor = await api("conversations/" + conversationId + "/visitor/"); } catch (error) { section.hidden = true; return; }
+  if ((token !== undefined && token !== state.openToken) || state.openId !== conversationId) return;
+  section.hidden = false;
+  $("visitor-identity").replaceChildren(visitor.verified
+    ? h("span", { class: "badge badge-ok", title: "The website signed who this is" }, "Verified" + (visitor.external_id ? " · user " + visitor.external_id : ""))
+    : h("span", { class: "badge badge-muted", title: "Name and email were typed by the visitor; nobody checked them" }, "Unverified details"));
+  const where = $("visitor-where");
+  if (visitor.online && visitor.page_url) {
+    where.replaceChildren(h("span", { class: "status-dot status-online", "aria-hidden": "true" }), " Online now on ",
+      h("a", { href: safeUrl(visitor.page_url), target: "_blank", rel: "noopener noreferrer" }, visitor.page_title || visitor.page_url));
+  } else {
+    where.replaceChildren(h("span", { class: "muted" }, visitor.signed_out ? "Signed out" : "Left " + relTime(visitor.last_seen_at)));
+  }
+  const from = visitor.referrer;
+  $("visitor-from").replaceChildren(from ? h("a", { href: safeUrl(from), target: "_blank", rel: "noopener noreferrer" }, from) : h("span", { class: "muted" }, "—"));
+}
+
+function safeUrl(url) {
+  return /^https?:\/\//i.test(url || "") ? url : "#";
+}
+
+export function renderRating() {
+  const conv = state.convs.get(state.openId);
+  const rating = conv && conv.rating;
+  $("rating-section").hidden = !rating;
+  if (!rating) return;
+  $("rating-score").textContent = "★".repeat(rating.score) + "☆".repeat(5 - rating.score) + "  " + rating.score + " / 5";
+  $("rating-comment").textContent = rating.comment || "";
+  $("rating-comment").hidden = !rating.comment;
+}
+
 export async function loadContact(contactId, token) {
   try {
     const contact = await api("contacts/" + contactId + "/");

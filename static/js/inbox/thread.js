@@ -8,7 +8,7 @@ import { ME, hooks, narrow, setPane, state } from "./state.js";
 import { rowEls, updateRow } from "./list.js";
 import { renderHeader } from "./header.js";
 import { renderPresence } from "./presence.js";
-import { loadContact } from "./sidebar.js";
+import { loadContact, loadVisitor, renderRating } from "./sidebar.js";
 
 export const scroller = $("thread-scroll");
 export const msgEls = new Map(); // message id → its <li>, reused while the message is unchanged
@@ -68,6 +68,8 @@ export async function openConversation(id, options) {
     hooks.startDraftBaseline();
     if (conv.unread_count > 0) markRead(id, null); // no write when there is nothing to read
     loadContact(conv.contact.id, token);
+    loadVisitor(id, token);
+    renderRating();
   } catch (error) {
     if (token !== state.openToken) return;
     $("messages").replaceChildren(h("li", { class: "msg-activity" }, "This conversation could not be loaded. " + error.message));
