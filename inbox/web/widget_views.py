@@ -65,6 +65,23 @@ class WidgetInboxForm(InboxAccessForm):
     satisfaction = forms.BooleanField(
         label="Ask for a rating when a conversation is resolved", required=False
     )
+    email_inbox = forms.TypedChoiceField(
+        label="Email replies to visitors who left through",
+        required=False,
+        coerce=int,
+        empty_value=None,
+        help_text="When a visitor who gave their email address has left the site, the reply "
+        "is emailed from this inbox; their answer comes back into the chat.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["email_inbox"]
+        assert isinstance(field, forms.TypedChoiceField)
+        field.choices = [("", "Don't email (shown on their next visit)")] + [
+            (inbox.pk, inbox.name) for inbox in Inbox.objects.filter(kind=Inbox.Kind.EMAIL)
+        ]
+
     field_order = [
         "name",
         "allowed_origins",
@@ -78,6 +95,7 @@ class WidgetInboxForm(InboxAccessForm):
         "identity_required",
         "identity_max_age",
         "satisfaction",
+        "email_inbox",
         "members",
         "teams",
     ]
@@ -98,6 +116,7 @@ class WidgetInboxForm(InboxAccessForm):
             "identity_required": data["identity_required"],
             "identity_max_age": data["identity_max_age"] or 0,
             "satisfaction": data["satisfaction"],
+            "email_inbox_id": data["email_inbox"],
         }
 
 
@@ -116,6 +135,7 @@ def _initial(inbox: Inbox) -> dict[str, Any]:
         "identity_required": config.identity_required,
         "identity_max_age": config.identity_max_age,
         "satisfaction": config.satisfaction,
+        "email_inbox": config.email_inbox_id,
         "members": list(inbox.members.values_list("pk", flat=True)),
         "teams": list(inbox.teams.values_list("pk", flat=True)),
     }

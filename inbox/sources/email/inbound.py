@@ -24,6 +24,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from inbox.models import Contact, Conversation, InboundEmail, Inbox, InboxAddress, Message
@@ -215,7 +216,12 @@ def _find_thread(inbox: Inbox, parsed: ParsedEmail, recipients: list[str], sende
             conversation_id = conversation_id_from_token(token)
             if conversation_id is None:
                 continue
-            found = Conversation.objects.filter(pk=conversation_id, inbox=inbox).first()
+            found = (
+                Conversation.objects.select_related("inbox", "contact")
+                .filter(Q(inbox=inbox) | Q(inbox__in=_chats_answered_through(inbox)))
+                .filter(pk=conversation_id)
+                .first()
+            )
             if found is not None:
                 return _Thread(found, "token")
     ids = parsed.thread_ids
@@ -231,6 +237,16 @@ def _find_thread(inbox: Inbox, parsed: ParsedEmail, recipients: list[str], sende
             if conversation is not None and _may_join(conversation, sender):
                 return _Thread(conversation, "references")
     return _Thread(None, "new")
+
+
+def _chats_answered_through(inbox: Inbox) -> list[int]:
+    """Website chat inboxes whose replies to visitors who left go out through this email
+    inbox: a visitor's email answer (to the reply token) belongs to their chat."""
+    return [
+        chat.pk
+        for chat in Inbox.objects.filter(kind=Inbox.Kind.WIDGET).only("id", "settings")
+        if ((chat.settings or {}).get("widget") or {}).get("email_inbox_id") == inbox.pk
+    ]
 
 
 def _may_join(conversation: Conversation, sender: str) -> bool:
@@ -307,6 +323,9 @@ def receive_email(inbox: Inbox, parsed: ParsedEmail, row: InboundEmail) -> tuple
         email_data["new_html"] = sanitize_email_html(reply_html)
     if parsed.defects:
         email_data["defects"] = parsed.defects
+    if thread.conversation is not None and thread.conversation.inbox_id != inbox.pk:
+        # A website visitor's answer to a reply we emailed them: it goes into the chat.
+        inbox = thread.conversation.inbox
     result = receive_inbound_message(
         inbox=inbox,
         identity=IdentityInput(kind="email", value=sender.address, name=sender.name),

@@ -112,8 +112,11 @@ def _html_body(text: str) -> str:
     )
 
 
-def build_email(message: Message) -> EmailMultiAlternatives:
-    inbox = message.inbox
+def build_email(message: Message, via: Inbox | None = None) -> EmailMultiAlternatives:
+    """The email of an agent's reply. `via`: the email inbox to send it through when the
+    conversation is another channel's (a website visitor who left, see
+    inbox/sources/widget/outbound.py); its address, signature and reply token are used."""
+    inbox = via or message.inbox
     conversation = message.conversation
     contact = conversation.contact
     if not contact.email:
@@ -127,6 +130,8 @@ def build_email(message: Message) -> EmailMultiAlternatives:
     ]
     signature = "\n".join(part for part in signatures if part)
     text = message.text + (f"\n\n-- \n{signature}" if signature else "")
+    if via is not None:
+        text += "\n\n(You had left our website chat: reply to this email to answer.)"
     in_reply_to, references = _thread_headers(message)
     quoted = _quoted_history(message) if config_quote(inbox) and in_reply_to else ""
     if quoted:
@@ -139,7 +144,11 @@ def build_email(message: Message) -> EmailMultiAlternatives:
         _one_line(entry) for entry in (message.data or {}).get("cc", []) if "@" in str(entry)
     ]
     email = EmailMultiAlternatives(
-        subject=_subject(message, reply=bool(in_reply_to)),
+        subject=(
+            _subject(message, reply=bool(in_reply_to))
+            if via is None
+            else _one_line(conversation.subject) or f"Your chat with {message.inbox.name}"
+        ),
         body=text,
         from_email=formataddr((from_name, address)),
         to=[formataddr((_one_line(contact.name), contact.email))],
@@ -177,12 +186,12 @@ def _text(words: Any) -> str:
     return words.decode("utf-8", "replace") if isinstance(words, bytes) else str(words)
 
 
-def send(message: Message) -> str:
+def send(message: Message, via: Inbox | None = None) -> str:
     """One attempt. Returns the id the sending service gave the message ("" for plain
     SMTP). Raises PermanentError or TransientError."""
-    email = build_email(message)
+    email = build_email(message, via)
     try:
-        with connection_for(message.inbox) as connection:
+        with connection_for(via or message.inbox) as connection:
             connection.send_messages([email])
         status = getattr(email, "anymail_status", None)  # an anymail provider backend
         return str(status.message_id) if status and status.message_id is not None else ""
@@ -208,7 +217,8 @@ def send(message: Message) -> str:
         raise TransientError(f"Cannot reach the mail server: {exc}") from exc
 
 
-def deliver_email_message(message: Message) -> str:
+def deliver_email_message(message: Message, via: Inbox | None = None) -> str:
+    """Send an agent's reply by email, through its own (email) inbox or `via`."""
     from inbox.actions import record_delivery_attempt, set_delivery_status
     from inbox.tasks import deliver_message
 
@@ -219,7 +229,7 @@ def deliver_email_message(message: Message) -> str:
     if not message.external_id:
         # Fixed before the first attempt: every retry is the same email.
         try:
-            domain = inbox_address(message.inbox).partition("@")[2]
+            domain = inbox_address(via or message.inbox).partition("@")[2]
         except PermanentError as exc:
             set_delivery_status(message=message, status=Message.Delivery.FAILED, error=str(exc))
             return f"failed: {exc}"
@@ -227,7 +237,7 @@ def deliver_email_message(message: Message) -> str:
         message.save(update_fields=["external_id", "updated_at"])
     attempts = record_delivery_attempt(message=message)
     try:
-        provider_id = send(message)
+        provider_id = send(message, via)
     except PermanentError as exc:
         set_delivery_status(message=message, status=Message.Delivery.FAILED, error=str(exc))
         return f"failed: {exc}"

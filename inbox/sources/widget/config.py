@@ -39,6 +39,9 @@ class WidgetConfig:
     identity_max_age: int = 0  # seconds a timestamped hash stays valid; 0: untimed allowed
     satisfaction: bool = True
     max_attachment_bytes: int = 10 * 1024 * 1024
+    # An email inbox of ours: a reply to a visitor who has left is emailed through it (when
+    # they gave an address), and their email answer comes back into the chat conversation.
+    email_inbox_id: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -116,4 +119,11 @@ def clean(data: dict[str, Any]) -> WidgetConfig:
         1024 <= config.max_attachment_bytes <= 25 * 1024 * 1024
     ):
         raise WidgetConfigError("Use 1 KB to 25 MB.", "max_attachment_bytes")
+    if config.email_inbox_id is not None:
+        from inbox.models import Inbox
+
+        if isinstance(config.email_inbox_id, bool) or not isinstance(config.email_inbox_id, int):
+            raise WidgetConfigError("Choose an email inbox.", "email_inbox_id")
+        if not Inbox.objects.filter(pk=config.email_inbox_id, kind=Inbox.Kind.EMAIL).exists():
+            raise WidgetConfigError("Choose one of your email inboxes.", "email_inbox_id")
     return config
