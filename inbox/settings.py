@@ -192,6 +192,16 @@ if REDIS_URL:
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# The cache holds throttles (website chat) and short-lived figures: shared by every process
+# through Redis at scale, in memory in the embedded shape (one process).
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env("CHANNELS_REDIS_PREFIX", "parley") + "-cache",
+        }
+    }
 
 # --- Background work ------------------------------------------------------------------
 # Both shapes use the durable database-backed queue. In the embedded shape the ASGI
@@ -255,6 +265,14 @@ OUTBOUND_ALLOW_PRIVATE_NETWORKS = env_bool("OUTBOUND_ALLOW_PRIVATE_NETWORKS", Fa
 EVENT_RETENTION = timedelta(hours=env_int("EVENT_RETENTION_HOURS", 24))
 # Number of reverse proxies in front of the app whose X-Forwarded-For we trust.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+
+# Website chat throttles ("N/second|minute|hour|day"), kept in the Django cache.
+WIDGET_RATES = {
+    "visitor_messages": env("WIDGET_VISITOR_MESSAGE_RATE", "20/min"),
+    "address_messages": env("WIDGET_ADDRESS_MESSAGE_RATE", "120/min"),
+    "address_sessions": env("WIDGET_ADDRESS_SESSION_RATE", "60/min"),
+    "address_requests": env("WIDGET_ADDRESS_REQUEST_RATE", "600/min"),
+}
 
 # --- REST API -------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -208,6 +208,7 @@ class NumpyEncoder:
     LayerNorm. Texts are sorted by length and batched so that padding stays small."""
 
     MAX_BATCH = 64
+    TOKEN_BUDGET = 2048  # rows * tokens per batch: bounds the feed-forward's activations
     ATTENTION_BUDGET = 1 << 20  # rows * tokens**2 per batch: bounds the attention scores' memory
 
     def __init__(self, directory: Path) -> None:
@@ -296,7 +297,9 @@ class NumpyEncoder:
             # Grow the batch while the longest text in it keeps attention memory in budget.
             while start + rows < len(order) and rows < self.MAX_BATCH:
                 length = len(encodings[order[start + rows]].ids)
-                if (rows + 1) * length * length > self.ATTENTION_BUDGET:
+                if (rows + 1) * length > self.TOKEN_BUDGET or (
+                    (rows + 1) * length * length > self.ATTENTION_BUDGET
+                ):
                     break
                 longest = length
                 rows += 1

@@ -14,6 +14,7 @@ import statistics
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
 from django.db.models import Q
@@ -25,6 +26,7 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.throttling import SimpleRateThrottle
 
+from accounts.lockout import client_ip_from_request
 from accounts.models import User
 from inbox import actions, hours, presence
 from inbox.actions import widget as visitor_actions
@@ -72,18 +74,16 @@ class _Throttle(SimpleRateThrottle):
         return None
 
 
-LIMITS = {
-    # What one visitor may send, and what one address may do in all (a shared office NAT
-    # has many visitors, a flood from one address has many tokens).
-    "visitor_messages": _Throttle("20/min", "visitor_messages"),
-    "address_messages": _Throttle("120/min", "address_messages"),
-    "address_sessions": _Throttle("60/min", "address_sessions"),
-    "address_requests": _Throttle("600/min", "address_requests"),
-}
+def limit(name: str) -> _Throttle:
+    """A throttle of settings.WIDGET_RATES: what one visitor may send, and what one address
+    may do in all (an office behind one address has many visitors; a flood from one
+    address has many tokens)."""
+    return _Throttle(settings.WIDGET_RATES[name], name)
 
 
 def client_ip(request: HttpRequest) -> str:
-    return str(request.META.get("REMOTE_ADDR") or "")
+    """The visitor's address, behind TRUSTED_PROXY_COUNT proxies (as for sign-in)."""
+    return client_ip_from_request(request) or ""
 
 
 def _json(request: HttpRequest) -> dict[str, Any]:
@@ -166,7 +166,7 @@ class WidgetView(View):
         self.origin = normalize_origin(origin) if self.config.allows(origin) else ""
         if request.method == "OPTIONS":
             return self._cors(HttpResponse(status=204), preflight=True)
-        wait = LIMITS["address_requests"].hit(client_ip(request))
+        wait = limit("address_requests").hit(client_ip(request))
         if wait is not None:
             return self._cors(self.throttled(wait))
         self.visitor: WidgetVisitor | None = None
@@ -279,7 +279,7 @@ class SessionView(WidgetView):
     def post(self, request: HttpRequest) -> HttpResponse:
         token = str(_json(request).get("token") or "")
         if not token or visitor_actions.visitor_for_token(inbox=self.inbox, token=token) is None:
-            wait = LIMITS["address_sessions"].hit(client_ip(request))
+            wait = limit("address_sessions").hit(client_ip(request))
             if wait is not None:
                 return self.throttled(wait)
         visitor, token = visitor_actions.start_session(
@@ -357,11 +357,11 @@ class MessagesView(WidgetView):
 
     def post(self, request: HttpRequest) -> HttpResponse:
         assert self.visitor is not None
-        for limit, key in (
+        for name, key in (
             ("visitor_messages", str(self.visitor.pk)),
             ("address_messages", client_ip(request)),
         ):
-            wait = LIMITS[limit].hit(key)
+            wait = limit(name).hit(key)
             if wait is not None:
                 return self.throttled(wait)
         data = _json(request)
