@@ -27,6 +27,8 @@ BENCHMARKS = {
     "sockets": "socket_memory.py",
     "email": "email_ingest.py",
     "drafts": "drafts.py",
+    "insights": "insights.py",
+    "widget": "widget.py",
 }
 
 
