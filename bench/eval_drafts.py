@@ -5,6 +5,8 @@ messages (bench/drafts_eval/: the library, 245 labelled messages, README).
     python bench/eval_drafts.py --verbose          # and every miss
     python bench/eval_drafts.py --json out.json    # and the metrics as JSON
     python bench/eval_drafts.py --threshold 0.4    # another confidence threshold
+    python bench/eval_drafts.py --semantic on      # with the semantic engine (off: without;
+                                                   # only: it alone; default: as configured)
 
 Runs on a throwaway SQLite database (no services needed): migrates it, creates an admin, an
 agent and one inbox per channel, loads the library with `create_canned_reply`, stores each
@@ -38,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "bench" / "drafts_eval"
 CHANNEL_INBOX_KIND = {"email": "email", "chat": "api", "sms": "sms", "whatsapp": "whatsapp"}
 CANNED_FIELDS = ("title", "shortcode", "body", "tags", "examples", "language")
+SEMANTIC = "inbox.drafts.semantic.SemanticRanker"
 SWEEP = [0.0, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7]
 ABSTAIN = "—"
 
@@ -221,6 +224,38 @@ def percentile(samples: list[float], p: float) -> float:
 # --- run ------------------------------------------------------------------------------------
 
 
+def configure_engines(choice: str | None) -> None:
+    """--semantic: add the semantic engine to the configured ones (on), take it out (off),
+    or run it alone (only). Engines are read from settings on every suggest() call."""
+    from django.conf import settings
+
+    if choice is None:
+        return
+    others = [path for path in settings.DRAFT_ENGINES if path != SEMANTIC]
+    settings.DRAFT_ENGINES = {"on": [*others, SEMANTIC], "off": others, "only": [SEMANTIC]}[choice]
+
+
+def warm_semantic() -> str:
+    """Loads the model and embeds the library before the timed calls, so that the
+    suggest() timings are per query; returns what that one-off cost."""
+    from django.conf import settings
+
+    if SEMANTIC not in settings.DRAFT_ENGINES:
+        return ""
+    from inbox.drafts import semantic
+
+    started = time.perf_counter()
+    model = semantic.encoder()
+    loaded = time.perf_counter()
+    known = semantic.library(model, inline=None)
+    assert known is not None
+    done = time.perf_counter()
+    return (
+        f"semantic engine: model loaded in {loaded - started:.2f} s, {len(known.ids)} replies "
+        f"({len(known.matrix)} texts) embedded in {done - loaded:.2f} s"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     from django.conf import settings
 
@@ -254,6 +289,8 @@ def run(args: argparse.Namespace) -> int:
     code_of = {pk: code for code, pk in ids.items()}
     topics = {code: entry.get("topic", code) for code, entry in library.items()}
     items = load_messages()
+    configure_engines(args.semantic)
+    warmed = warm_semantic()
 
     rows: list[dict[str, Any]] = []
     timings: list[float] = []
@@ -307,6 +344,8 @@ def run(args: argparse.Namespace) -> int:
         f"{overall['null']} no-fit), {len(ids)} canned replies; engines: {engines}; "
         f"threshold {threshold:g}"
     )
+    if warmed:
+        print(warmed)
     print()
     lines = table("all", {"all": rows}, threshold)
     lines += table("channel", dict(sorted(by_channel.items())), threshold)[1:]
@@ -411,6 +450,12 @@ def main() -> None:
     parser.add_argument("--json", metavar="PATH", help="write the metrics (and each result)")
     parser.add_argument(
         "--threshold", type=float, help="confidence threshold (default: the settings')"
+    )
+    parser.add_argument(
+        "--semantic",
+        choices=["on", "off", "only"],
+        help="with the semantic engine (on), without it (off), or it alone (only); "
+        "default: the engines the settings configure",
     )
     args = parser.parse_args()
     workdir = tempfile.mkdtemp(prefix="parley-eval-")
