@@ -28,6 +28,7 @@ run: $(VENV)/.installed
 	$(BIN)/python manage.py seed_demo
 	@echo "Parley is starting on http://$(HOST):$(PORT)/  (Ctrl+C to stop)"
 	@echo "Sign in as admin@example.com with password demo-password-1"
+	@echo "Try the website chat as a visitor on http://$(HOST):$(PORT)/widget/demo/"
 	$(BIN)/daphne -b $(HOST) -p $(PORT) inbox.asgi:application
 
 ## system-deps: the Debian packages the tests need (PostgreSQL, Redis, Chromium, Dovecot)

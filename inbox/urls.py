@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from inbox.sources.email.webhooks import guarded_urlpatterns
 from inbox.web import views as web
+from inbox.web import widget_views
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="web:home", permanent=False)),
@@ -27,3 +28,5 @@ urlpatterns = [
 if settings.EMBEDDED_DATABASE or settings.DEBUG:
     # Uploaded files (avatars) in the embedded shape; at scale a CDN or the proxy serves them.
     urlpatterns.append(path("media/<path:path>", serve, {"document_root": settings.MEDIA_ROOT}))
+    # A stand-in customer website with the first website chat on it (docs/sources/widget.md).
+    urlpatterns.append(path("widget/demo/", widget_views.widget_demo, name="widget-demo"))

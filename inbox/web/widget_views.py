@@ -232,3 +232,19 @@ def widget_rotate_secret(request: HttpRequest, inbox_id: int) -> HttpResponse:
     request.session[NEW_SECRET_KEY] = secret
     messages.success(request, "New identity secret generated. Hashes made with the old one fail.")
     return redirect("inbox_settings:widget_inbox_edit", inbox_id=inbox.pk)
+
+
+def widget_demo(request: HttpRequest) -> HttpResponse:
+    """A stand-in customer website embedding the first website chat (the embedded shape and
+    debug only: `make run` seeds a chat that allows this site)."""
+    inbox = Inbox.objects.filter(kind=Inbox.Kind.WIDGET, is_active=True).order_by("pk").first()
+    if inbox is None:
+        return HttpResponse("No website chat inbox yet.", status=404, content_type="text/plain")
+    site = settings.SITE_URL
+    snippet = (
+        f'<script src="{site}/static/widget/loader.js" data-inbox="{inbox.public_id}" '
+        "async></script>"
+    )
+    return render(
+        request, "web/widget_demo.html", {"inbox": inbox, "site": site, "snippet": snippet}
+    )

@@ -98,6 +98,9 @@ def test_embedded_default_end_to_end(embedded_server) -> None:
     assert count.stdout.strip() == "3"
 
     browser = Browser(base)
+    # The seeded website chat, on the stand-in customer page `make run` points to.
+    status, page = browser.get("/widget/demo/")
+    assert status == 200 and "/static/widget/loader.js" in page and 'data-inbox="' in page
     status, page = browser.post_form(
         "/accounts/signin/", {"username": "admin@example.com", "password": "demo-password-1"}
     )
@@ -162,6 +165,8 @@ def test_embedded_default_end_to_end(embedded_server) -> None:
         browser.opener.open(request, timeout=10).read()
 
     hello, frame, close_code = asyncio.run(socket_session())
-    assert hello["type"] == "hello" and len(hello["inbox_ids"]) == 2
+    assert (
+        hello["type"] == "hello" and len(hello["inbox_ids"]) == 3
+    )  # Support, Billing, Website chat
     assert frame["payload"]["message"]["text"] == "Written by another process"
     assert close_code == 4003

@@ -54,11 +54,35 @@ class Command(BaseCommand):
             team.members.add(*users[1:])
         if not Inbox.objects.exists():
             self._conversations(*users, team=team)
+        if not Inbox.objects.filter(kind=Inbox.Kind.WIDGET).exists():
+            self._website_chat(users[0], team)
         self.stdout.write("")
         self.stdout.write(self.style.SUCCESS(f"Demo accounts (password for all: {DEMO_PASSWORD}):"))
         for email, _, role in DEMO_USERS:
             self.stdout.write(f"  {role:<6} {email}")
         self.stdout.write("")
+
+    def _website_chat(self, admin: User, team: Team) -> None:
+        """A website chat that the demo page (/widget/demo/) and localhost may show."""
+        from urllib.parse import urlsplit
+
+        from django.conf import settings
+
+        site = urlsplit(settings.SITE_URL)
+        origins = {
+            f"{site.scheme}://{site.netloc}",
+            "http://127.0.0.1:8000",
+            "http://localhost:8000",
+        }
+        actions.create_inbox(
+            name="Website chat",
+            kind="widget",
+            actor=admin,
+            origin=SYSTEM,
+            teams=[team],
+            settings={"widget": {"allowed_origins": sorted(origins)}},
+            secrets={"identity_secret": secrets.token_hex(32)},
+        )
 
     def _conversations(self, admin: User, ben: User, chloe: User, *, team: Team) -> None:
         labels = {
