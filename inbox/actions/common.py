@@ -32,7 +32,7 @@ def widget_inbox(inbox_id: int) -> Inbox | None:
     return _widget_inboxes[inbox_id]
 
 
-def _chat_message_event(message: Message, kind: str, attachments: list[Attachment] | None) -> None:
+def chat_message_event(message: Message, kind: str, attachments: list[Attachment] | None) -> None:
     """The visitor's copy of a message event: customer-facing messages only."""
     if message.kind != Message.Kind.MESSAGE:
         return
@@ -105,7 +105,7 @@ def _message_event(message: Message, kind: str) -> None:
     record_event(
         stream=inbox_stream(fresh.inbox_id), kind=kind, payload={"message": message_payload(fresh)}
     )
-    _chat_message_event(fresh, kind, None)
+    chat_message_event(fresh, kind, None)
 
 
 def message_created(
@@ -128,7 +128,7 @@ def message_created(
         payload["conversation"] = conversation_payload(conversation)
         payload["changes"] = changes or []
     record_event(stream=inbox_stream(message.inbox_id), kind="message.created", payload=payload)
-    _chat_message_event(message, "message.created", attachments)
+    chat_message_event(message, "message.created", attachments)
     if conversation is not None:
         _chat_conversation_event(conversation, changes or [])
 

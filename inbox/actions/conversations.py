@@ -10,8 +10,10 @@ from accounts.models import Team, User
 from inbox.actions.common import (
     actor_name,
     add_activity,
+    chat_message_event,
     conversation_changed,
     lock_conversation,
+    widget_inbox,
 )
 from inbox.actions.errors import InboxError, NotAMember
 from inbox.events import record_event, user_stream, writing
@@ -242,4 +244,25 @@ def mark_read(
                 kind="conversation.read",
                 payload={"conversation_id": conversation.pk, "last_read_message_id": target},
             )
+            if widget_inbox(conversation.inbox_id) is not None:
+                _visitor_messages_read(conversation, target)
     return position
+
+
+def _visitor_messages_read(conversation: Conversation, up_to: int) -> None:
+    """A website visitor sees their messages turn "read" once an agent has read them (the
+    visitor's stream only: agents have their own read positions)."""
+    rows = list(
+        Message.objects.filter(
+            conversation=conversation,
+            direction=Message.Direction.INCOMING,
+            kind=Message.Kind.MESSAGE,
+            id__lte=up_to,
+        )
+        .exclude(delivery_status=Message.Delivery.READ)
+        .prefetch_related("attachments")
+    )
+    for message in rows:
+        message.delivery_status = Message.Delivery.READ
+        message.save(update_fields=["delivery_status", "updated_at"])
+        chat_message_event(message, "message.updated", None)

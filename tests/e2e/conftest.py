@@ -151,6 +151,7 @@ def asgi_server(django_db_setup: None, asgi_media: Path) -> Iterator[str]:
         "DJANGO_SETTINGS_MODULE": "inbox.settings",
         "DEBUG": "true",  # WhiteNoise serves static/ straight from the source tree
         "MEDIA_ROOT": str(asgi_media),  # uploads stay out of var/
+        "DRAFT_SEMANTIC": "off",  # as in the test process (tests/conftest.py)
     }
     ARTIFACTS.mkdir(exist_ok=True)
     try:

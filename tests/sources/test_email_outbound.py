@@ -5,12 +5,10 @@ customer's mail client, retries that resend the identical message, failures with
 from __future__ import annotations
 
 import email
-from collections.abc import Iterator
 from email import policy
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from accounts.origin import SYSTEM
 from inbox import actions
@@ -19,36 +17,9 @@ from inbox.sources.email.inbound import process_inbound_email, store_inbound_ema
 from inbox.sources.email.tokens import reply_address
 from tests.factories import AdminFactory, UserFactory
 from tests.servers import free_port
+from tests.sources.conftest import Sink
 
 pytestmark = pytest.mark.django_db
-
-
-class Sink:
-    """Records each message; answers DATA with the queued replies, then 250."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[str, list[str], bytes]] = []
-        self.replies: list[str] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        if self.replies:
-            return self.replies.pop(0)
-        self.received.append(
-            (envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)
-        )
-        return "250 OK"
-
-
-@pytest.fixture
-def sink() -> Iterator[tuple[Sink, int]]:
-    handler = Sink()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield handler, port
-    finally:
-        controller.stop()
 
 
 @pytest.fixture

@@ -16,14 +16,30 @@ from inbox.models import Conversation, Message, WidgetVisitor
 from inbox.sources.email.inbound import process_inbound_email, store_inbound_email
 from inbox.sources.email.tokens import reply_address
 from tests.factories import AdminFactory, UserFactory
-from tests.sources.test_email_outbound import inbox as email_inbox  # noqa: F401 (fixture)
-from tests.sources.test_email_outbound import sink  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def chat(email_inbox):  # noqa: F811
+def email_inbox(db, sink):
+    """An email inbox sending through the SMTP sink (tests/sources/conftest.py)."""
+    _, port = sink
+    return actions.create_inbox(
+        name="Acme Support",
+        kind="email",
+        actor=AdminFactory(),
+        origin=SYSTEM,
+        settings={
+            "address": "support@acme.example",
+            "smtp_host": "127.0.0.1",
+            "smtp_port": port,
+            "smtp_starttls": False,
+        },
+    )
+
+
+@pytest.fixture
+def chat(email_inbox):
     agent = UserFactory(name="Ben Okafor")
     inbox = actions.create_inbox(
         name="Acme chat",
@@ -58,7 +74,7 @@ def test_a_visitor_who_left_gets_the_reply_by_email_and_answers_into_the_chat(
     chat,
     sink,
     run_tasks,
-    django_capture_on_commit_callbacks,  # noqa: F811
+    django_capture_on_commit_callbacks,
 ) -> None:
     received, _ = sink
     conversation, message = reply(
@@ -104,7 +120,7 @@ def test_a_visitor_still_on_the_site_gets_it_in_the_chat_only(
     chat,
     sink,
     run_tasks,
-    django_capture_on_commit_callbacks,  # noqa: F811
+    django_capture_on_commit_callbacks,
 ) -> None:
     received, _ = sink
     WidgetVisitor.objects.update(online=True)
@@ -117,7 +133,7 @@ def test_without_an_address_it_waits_for_their_next_visit(
     chat,
     sink,
     run_tasks,
-    django_capture_on_commit_callbacks,  # noqa: F811
+    django_capture_on_commit_callbacks,
 ) -> None:
     received, _ = sink
     conversation = Conversation.objects.get(inbox=chat["inbox"])
@@ -130,7 +146,7 @@ def test_without_an_address_it_waits_for_their_next_visit(
 def test_a_token_of_an_unlinked_chat_does_not_thread(
     chat,
     email_inbox,
-    run_tasks,  # noqa: F811
+    run_tasks,
 ) -> None:
     conversation = Conversation.objects.get(inbox=chat["inbox"])
     actions.update_inbox(

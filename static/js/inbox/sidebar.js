@@ -44,6 +44,15 @@ export function renderRating() {
   $("rating-comment").hidden = !rating.comment;
 }
 
+// How a channel knows the contact: a website chat's anonymous visitor or signed-in user reads
+// as such, other channels' ids as they are.
+function externalIdentity(identity, inboxNames) {
+  const inbox = inboxNames.get(identity.inbox_id) || "Channel";
+  if (identity.value.startsWith("visitor:")) return inbox + ": anonymous visitor";
+  if (identity.value.startsWith("user:")) return inbox + ": signed-in user " + identity.value.slice(5);
+  return inbox + " ID: " + identity.value;
+}
+
 export async function loadContact(contactId, token) {
   try {
     const contact = await api("contacts/" + contactId + "/");
@@ -77,7 +86,7 @@ function renderContact() {
   const inboxNames = new Map(state.inboxes.map((i) => [i.id, i.name]));
   const ids = (contact.identities || [])
     .filter((i) => !(i.kind === "email" && i.value === contact.email) && !(i.kind === "phone" && i.value === contact.phone))
-    .map((i) => h("span", { class: "identity" }, i.kind === "external" ? (inboxNames.get(i.inbox_id) || "Channel") + " ID: " + i.value : i.kind + ": " + i.value));
+    .map((i) => h("span", { class: "identity" }, i.kind === "external" ? externalIdentity(i, inboxNames) : i.kind + ": " + i.value));
   $("contact-ids").replaceChildren(...ids);
   $("contact-ids").hidden = $("contact-ids-label").hidden = ids.length === 0;
   const since = parseDate(contact.created_at);
