@@ -29,6 +29,7 @@ BENCHMARKS = {
     "drafts": "drafts.py",
     "insights": "insights.py",
     "widget": "widget.py",
+    "widget-loader": "widget_loader.py",
 }
 
 
