@@ -283,7 +283,12 @@ class AgentConsumer(AsyncWebsocketConsumer):
         await self._ephemeral(
             inbox_id, {"type": kind, "conversation_id": conversation_id, "state": state}
         )
-        if kind == "typing" and await database_sync_to_async(_is_widget_inbox)(inbox_id):
+        note = content.get("mode") == "note"  # a private note: never shown to the visitor
+        if (
+            kind == "typing"
+            and not note
+            and await database_sync_to_async(_is_widget_inbox)(inbox_id)
+        ):
             # The website visitor sees "Ben is typing…" (a name, nothing else about the agent).
             await self.channel_layer.group_send(
                 group_for_stream(chat_stream(conversation_id)),

@@ -159,7 +159,9 @@ def message_payload(
 def visitor_attachment_url(inbox: Any, attachment_id: int) -> str:
     from django.core import signing
 
-    token = signing.Signer(salt="widget-file").sign(str(attachment_id)).split(":", 1)[1]
+    # Timestamped: a link copied out of a visitor's chat stops working after a day (the
+    # widget gets fresh links each time it loads the messages).
+    token = signing.TimestampSigner(salt="widget-file").sign(str(attachment_id)).split(":", 1)[1]
     return f"/widget/v1/{inbox.public_id}/files/{attachment_id}/{token}"
 
 

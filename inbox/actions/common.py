@@ -24,6 +24,12 @@ _widget_inboxes: dict[
 ] = {}  # inbox id → the inbox if a widget one (kinds never change)
 
 
+def forget_inbox_kind(inbox_id: int) -> None:
+    """A new inbox: never trust what this process remembered under its id (a test database
+    reuses ids; production never does)."""
+    _widget_inboxes.pop(inbox_id, None)
+
+
 def widget_inbox(inbox_id: int) -> Inbox | None:
     """The inbox when it is a website-chat one (its visitors get their own events)."""
     if inbox_id not in _widget_inboxes:

@@ -341,8 +341,13 @@ def record_reply_metric(
     )
     if draft is not None:
         others = others.exclude(pk=draft.pk)
-    others.filter(shown_at__isnull=False).update(
+    # Put aside by this agent only if they saw it; seen by others only: nobody's discard.
+    seen = others.filter(shown_at__isnull=False)
+    seen.filter(views__agent=agent).update(
         outcome=DraftSuggestion.Outcome.DISCARDED, outcome_at=now, outcome_by=agent
+    )
+    seen.filter(outcome=DraftSuggestion.Outcome.PENDING).update(
+        outcome=DraftSuggestion.Outcome.DISCARDED, outcome_at=now, outcome_by=None
     )
     others.filter(shown_at__isnull=True).update(
         outcome=DraftSuggestion.Outcome.EXPIRED, outcome_at=now

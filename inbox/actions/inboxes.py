@@ -9,20 +9,35 @@ from accounts.actions.audit import record_audit
 from accounts.models import AuditEntry, Team, User
 from accounts.origin import Origin
 from inbox import hours
+from inbox.actions.common import forget_inbox_kind
 from inbox.actions.errors import InboxError
 from inbox.events import membership_changed_on_commit
 from inbox.models import AutoSendRule, CannedReply, Inbox, InboxAddress, Label
 from inbox.queries.access import inbox_audience
 
 
-def _with_clean_policy(settings: dict[str, Any]) -> dict[str, Any]:
+def _known(stored: Any, shape: Any) -> dict[str, Any]:
+    """The stored values a settings dataclass still knows (older keys are dropped)."""
+    from dataclasses import fields
+
+    names = {f.name for f in fields(shape)}
+    return {k: v for k, v in (stored or {}).items() if k in names}
+
+
+def _with_clean_policy(
+    settings: dict[str, Any], current: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The human-touch policy (inbox/policy.py) and the website widget's settings
-    (inbox/sources/widget/config.py) among the settings, checked and normalised."""
+    (inbox/sources/widget/config.py) among the settings, checked and normalised. Keys not
+    given keep their `current` values (a partial update changes only what it names)."""
+    current = current or {}
     if "policy" in settings:
-        from inbox.policy import PolicyError, clean
+        from inbox.policy import Policy, PolicyError, clean
 
         try:
-            settings = {**settings, "policy": clean(dict(settings["policy"])).as_dict()}
+            stored = _known(current.get("policy"), Policy)
+            given = {**stored, **dict(settings["policy"])}
+            settings = {**settings, "policy": clean(given).as_dict()}
         except (PolicyError, TypeError, ValueError) as exc:
             message = getattr(exc, "message", None) or "Invalid policy."
             raise InboxError(f"Policy: {message}", field="settings") from exc
@@ -30,7 +45,9 @@ def _with_clean_policy(settings: dict[str, Any]) -> dict[str, Any]:
         from inbox.sources.widget import config
 
         try:
-            settings = {**settings, "widget": config.clean(dict(settings["widget"])).as_dict()}
+            stored = _known(current.get("widget"), config.WidgetConfig)
+            given = {**stored, **dict(settings["widget"])}
+            settings = {**settings, "widget": config.clean(given).as_dict()}
         except (config.WidgetConfigError, TypeError, ValueError) as exc:
             message = getattr(exc, "message", None) or "Invalid widget settings."
             raise InboxError(f"Website chat: {message}", field="settings") from exc
@@ -69,6 +86,7 @@ def create_inbox(
             details={"kind": kind},
         )
         membership_changed_on_commit(sorted(inbox_audience(inbox)))
+    forget_inbox_kind(inbox.pk)
     return inbox
 
 
@@ -90,7 +108,7 @@ def update_inbox(
             inbox.name = name.strip()[:100]
             changed.append("name")
         if settings is not None:
-            settings = _with_clean_policy(settings)
+            settings = _with_clean_policy(settings, inbox.settings)
             inbox.settings = {**inbox.settings, **settings}
             changed.append("settings")
             if inbox.kind == Inbox.Kind.EMAIL:

@@ -71,7 +71,7 @@ def visitor_for_token(*, inbox: Inbox, token: str) -> WidgetVisitor | None:
 def reset_visitor(*, visitor: WidgetVisitor) -> None:
     """Sign-out on a shared computer: the token stops working; the next person starts
     afresh. The conversations stay with the contact (agents still see them)."""
-    WidgetVisitor.objects.filter(pk=visitor.pk).update(revoked_at=timezone.now(), online=False)
+    WidgetVisitor.objects.filter(pk=visitor.pk).update(revoked_at=timezone.now())
 
 
 def _clean_email(value: str) -> str:
@@ -89,12 +89,15 @@ def _clean_name(value: str) -> str:
     return " ".join((value or "").split())[:200]
 
 
-def identify(*, visitor: WidgetVisitor, data: Identify) -> WidgetVisitor:
+def identify(*, visitor: WidgetVisitor, data: Identify) -> tuple[WidgetVisitor, str | None]:
     """The site says who the visitor is. Signed (a valid hash): the visitor becomes that
     user's, on every device, with the history; their earlier anonymous conversations here
-    follow them. Unsigned, where the inbox allows it: the name and email are kept as the
-    visitor's own unverified details, on their own anonymous contact only: never attached
-    to an existing contact, never a way to read anyone's history."""
+    follow them. Signed for another user than the one signed in on this browser (the site
+    forgot reset() at sign-out): the old visitor is revoked and a new one, with a new token
+    (returned), becomes the new user's: nothing of the previous user carries over.
+    Unsigned, where the inbox allows it: the name and email are kept as the visitor's own
+    unverified details, on their own anonymous contact only: never attached to an existing
+    contact, never a way to read anyone's history. Returns (visitor, new token or None)."""
     inbox = visitor.inbox
     config = config_for(inbox)
     user_id = str(data.user_id or "").strip()[:200]
@@ -128,11 +131,14 @@ def identify(*, visitor: WidgetVisitor, data: Identify) -> WidgetVisitor:
             visitor.save(update_fields=["name", "email", "attributes"])
             if visitor.contact_id:
                 _update_own_contact(visitor)
-        return visitor
+        return visitor, None
+    new_token = None
     with writing():
         visitor = WidgetVisitor.objects.select_for_update().get(pk=visitor.pk)
         if visitor.verified and visitor.external_id != user_id:
-            raise PermissionError("Another user signed in on this browser: call reset() first.")
+            reset_visitor(visitor=visitor)
+            visitor, new_token = start_session(inbox=inbox)
+            visitor = WidgetVisitor.objects.select_for_update().get(pk=visitor.pk)
         contact = find_or_create_contact(
             inbox=inbox,
             identity=IdentityInput(
@@ -163,7 +169,7 @@ def identify(*, visitor: WidgetVisitor, data: Identify) -> WidgetVisitor:
                 conversation.contact = contact
                 conversation.save()
                 conversation_changed(conversation, changes=["contact"])
-    return visitor
+    return visitor, new_token
 
 
 def _update_own_contact(visitor: WidgetVisitor) -> None:
@@ -213,42 +219,50 @@ def visitor_writes(
         raise InboxError("Write a message.", field="text")
     if len(text) > MAX_TEXT:
         raise InboxError(f"Messages are limited to {MAX_TEXT} characters.", field="text")
-    if not visitor.verified and (name or email):
-        visitor.name = _clean_name(name) or visitor.name
-        visitor.email = _clean_email(email) or visitor.email
-        visitor.save(update_fields=["name", "email"])
-        if visitor.contact_id:
-            _update_own_contact(visitor)
-    if not visitor.contact_id:
-        contact = find_or_create_contact(
+    with writing():
+        # One writer per visitor at a time: two tabs sending a first message (or a message
+        # racing identify()) must not make two contacts or two conversations.
+        visitor = (
+            WidgetVisitor.objects.select_for_update(of=("self",))
+            .select_related("inbox")
+            .get(pk=visitor.pk)
+        )
+        if not visitor.verified and (name or email):
+            visitor.name = _clean_name(name) or visitor.name
+            visitor.email = _clean_email(email) or visitor.email
+            visitor.save(update_fields=["name", "email"])
+            if visitor.contact_id:
+                _update_own_contact(visitor)
+        if not visitor.contact_id:
+            contact = find_or_create_contact(
+                inbox=visitor.inbox,
+                identity=IdentityInput(
+                    kind="external",
+                    value=f"visitor:{visitor.public_id}",
+                    name=visitor.name,
+                    email=visitor.email,
+                ),
+            )
+            visitor.contact = contact
+            visitor.save(update_fields=["contact"])
+        latest = current_conversation(visitor)
+        start_new = latest is None or latest.status == Conversation.Status.RESOLVED
+        return receive_inbound_message(
             inbox=visitor.inbox,
             identity=IdentityInput(
                 kind="external",
-                value=f"visitor:{visitor.public_id}",
-                name=visitor.name,
-                email=visitor.email,
+                value=(
+                    f"user:{visitor.external_id}"
+                    if visitor.verified
+                    else f"visitor:{visitor.public_id}"
+                ),
             ),
+            text=text,
+            attachments=attachments or [],
+            conversation=None if start_new else latest,
+            start_new=start_new,
+            data={"widget": {"visitor": str(visitor.public_id), "page": visitor.page_url[:500]}},
         )
-        WidgetVisitor.objects.filter(pk=visitor.pk).update(contact=contact)
-        visitor.contact = contact
-    latest = current_conversation(visitor)
-    start_new = latest is None or latest.status == Conversation.Status.RESOLVED
-    return receive_inbound_message(
-        inbox=visitor.inbox,
-        identity=IdentityInput(
-            kind="external",
-            value=(
-                f"user:{visitor.external_id}"
-                if visitor.verified
-                else f"visitor:{visitor.public_id}"
-            ),
-        ),
-        text=text,
-        attachments=attachments or [],
-        conversation=None if start_new else latest,
-        start_new=start_new,
-        data={"widget": {"visitor": str(visitor.public_id), "page": visitor.page_url[:500]}},
-    )
 
 
 def visitor_read(*, visitor: WidgetVisitor, message_id: int) -> int:
@@ -277,11 +291,17 @@ def rate(*, visitor: WidgetVisitor, score: int, comment: str = "") -> Conversati
     """The visitor's satisfaction with their (resolved) conversation, 1 to 5."""
     if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
         raise InboxError("Rate from 1 to 5.", field="score")
+    if not config_for(visitor.inbox).satisfaction:
+        raise InboxError("This chat does not ask for ratings.", field="score")
     conversation = current_conversation(visitor)
-    if conversation is None or conversation.status != Conversation.Status.RESOLVED:
+    if conversation is None:
         raise InboxError("There is no finished conversation to rate.", field="score")
     with writing():
         conversation = lock_conversation(conversation.pk)
+        if conversation.status != Conversation.Status.RESOLVED:
+            raise InboxError("There is no finished conversation to rate.", field="score")
+        if conversation.rating:
+            raise InboxError("This conversation is rated already. Thank you!", field="score")
         conversation.rating = score
         conversation.rating_comment = (comment or "").strip()[:2000]
         conversation.rated_at = timezone.now()
@@ -291,13 +311,27 @@ def rate(*, visitor: WidgetVisitor, score: int, comment: str = "") -> Conversati
 
 
 def visitor_seen(
-    *, visitor_id: int, online: bool, page_url: str = "", page_title: str = "", referrer: str = ""
+    *,
+    visitor_id: int,
+    sockets: int = 0,
+    page_url: str = "",
+    page_title: str = "",
+    referrer: str = "",
 ) -> None:
-    """Presence: the visitor's socket opened/closed or they moved to another page."""
-    values: dict[str, Any] = {"online": online, "last_seen_at": timezone.now()}
+    """Presence: a widget socket opened (`sockets` +1) or closed (-1), pinged (0), or the
+    visitor moved to another page. Only pages of the inbox's allowed websites are kept (the
+    agents see them as links); the referrer is kept as text."""
+    from django.db.models import F
+    from django.db.models.functions import Greatest
+
+    values: dict[str, Any] = {"last_seen_at": timezone.now()}
+    if sockets:
+        values["sockets"] = Greatest(F("sockets") + sockets, 0)
     if page_url:
-        values["page_url"] = page_url[:2000]
-        values["page_title"] = page_title[:300]
+        visitor = WidgetVisitor.objects.select_related("inbox").filter(pk=visitor_id).first()
+        if visitor is not None and config_for(visitor.inbox).allows(page_url):
+            values["page_url"] = page_url[:2000]
+            values["page_title"] = page_title[:300]
     if referrer:
         values["referrer"] = referrer[:2000]
     WidgetVisitor.objects.filter(pk=visitor_id).update(**values)

@@ -240,7 +240,7 @@ class ConversationViewSet(viewsets.ViewSet):
             WidgetVisitor.objects.filter(
                 inbox_id=conversation.inbox_id, contact_id=conversation.contact_id
             )
-            .order_by("-online", "-last_seen_at")
+            .order_by("-sockets", "-last_seen_at")
             .first()
         )
         if visitor is None:
@@ -251,7 +251,7 @@ class ConversationViewSet(viewsets.ViewSet):
                 "external_id": visitor.external_id if visitor.verified else "",
                 "name": visitor.name,
                 "email": visitor.email,
-                "online": visitor.online and visitor.revoked_at is None,
+                "online": visitor.is_online,
                 "page_url": visitor.page_url,
                 "page_title": visitor.page_title,
                 "referrer": visitor.referrer,

@@ -170,10 +170,18 @@ class TeamMemory:
         if not words:
             return []
         conversation = context.conversation
-        if context.interactive and _behind(_index):
-            _warm_in_background()
-            return []
-        ranked = _fresh_index().search(words, conversation.inbox_id, limit * 3)
+        if context.interactive:
+            # In a web request: the index as it is; bringing it up to date (new rows, or a
+            # rebuild after deletions) happens in a thread of this process.
+            index = _index
+            stale = time.monotonic() - index.built_at > CHECK_SECONDS
+            if stale or _behind(index):
+                _warm_in_background()
+            if not index.ids:
+                return []
+        else:
+            index = _fresh_index()
+        ranked = index.search(words, conversation.inbox_id, limit * 3)
         if not ranked:
             return []
         rows = ReplyMemory.objects.select_related("conversation", "agent").in_bulk(

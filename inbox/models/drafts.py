@@ -39,6 +39,7 @@ class DraftSuggestion(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["inbox", "created_at"], name="draft_inbox_created"),
+            models.Index(fields=["created_at"], name="draft_created"),
             models.Index(fields=["conversation", "-id"], name="draft_conversation"),
         ]
 
@@ -104,6 +105,7 @@ class ReplyMetric(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["inbox", "created_at"], name="reply_metric_inbox_created"),
+            models.Index(fields=["created_at"], name="reply_metric_created"),
             models.Index(
                 fields=["inbox", "created_at"],
                 condition=models.Q(first_response=True),

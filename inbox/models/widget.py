@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from django.db import models
 from django.utils import timezone
+
+ONLINE_SECONDS = 90  # a socket that has not pinged for this long no longer counts
 
 
 class WidgetVisitor(models.Model):
@@ -33,7 +36,9 @@ class WidgetVisitor(models.Model):
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField(default=timezone.now)
-    online = models.BooleanField(default=False)  # a widget socket is open now
+    # Widget sockets open now (several tabs), kept fresh by their pings: a visitor is online
+    # while one is open and pinged lately (a crashed server leaves a count but no pings).
+    sockets = models.IntegerField(default=0)
     revoked_at = models.DateTimeField(null=True, blank=True)  # reset(): the token is dead
 
     class Meta:
@@ -41,3 +46,16 @@ class WidgetVisitor(models.Model):
 
     def __str__(self) -> str:
         return f"visitor {self.public_id} of inbox {self.inbox_id}"
+
+    @staticmethod
+    def online_q() -> models.Q:
+        return models.Q(
+            sockets__gt=0,
+            revoked_at=None,
+            last_seen_at__gte=timezone.now() - timedelta(seconds=ONLINE_SECONDS),
+        )
+
+    @property
+    def is_online(self) -> bool:
+        fresh = self.last_seen_at >= timezone.now() - timedelta(seconds=ONLINE_SECONDS)
+        return self.sockets > 0 and self.revoked_at is None and fresh

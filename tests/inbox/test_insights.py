@@ -150,3 +150,14 @@ def test_first_response_counts_each_conversations_first_reply_only(
         "with_suggestion": {"conversations": 1, "median_seconds": 40},
         "without_suggestion": {"conversations": 1, "median_seconds": 300},
     }
+
+
+def test_one_inbox_at_a_time(activity, admin, api, make_inbox) -> None:
+    other = make_inbox("Quiet")
+    chat = activity["inbox"]
+    mine = api(admin).get(f"/api/v1/insights/?inbox={chat.pk}").json()
+    assert mine["suggestions"]["computed"] == 2
+    assert [i["name"] for i in mine["period"]["inboxes"]] == ["Chat"]
+    quiet = api(admin).get(f"/api/v1/insights/?inbox={other.pk}").json()
+    assert quiet["suggestions"]["computed"] == 0 and quiet["agents"] == []
+    assert quiet["replies"]["total"] == 0 and quiet["needs_person"]["conversations"] == 0

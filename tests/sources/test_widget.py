@@ -416,6 +416,42 @@ def test_an_unverified_visitor_cannot_take_over_a_contact_by_email(widget) -> No
     assert switched.status_code == 403
 
 
+def test_signing_in_as_someone_else_starts_afresh(widget) -> None:
+    """The site forgot reset() when Ann signed out; Bob signs in on the same browser."""
+    browser = Visitor(widget)
+    browser.start()
+    browser.post("identify", {"id": "ann", "hash": signed("ann")})
+    browser.say("Ann's private question")
+    ann_token = browser.token
+    bob = browser.post("identify", {"id": "bob", "name": "Bob", "hash": signed("bob")})
+    assert bob.status_code == 200
+    data = bob.json()
+    assert data["token"] != ann_token and data["conversation"] is None
+    assert data["visitor"] == {"name": "Bob", "email": "", "verified": True}
+    assert browser.get("messages").status_code == 401  # Ann's token is dead
+    browser.token = data["token"]
+    assert browser.thread() == []
+
+
+def test_a_partial_settings_update_keeps_the_rest(widget, admin, api) -> None:
+    actions.update_inbox(
+        inbox=widget,
+        actor=AdminFactory(),
+        origin=SYSTEM,
+        settings={"widget": {"identity_required": True, "identity_max_age": 600}},
+    )
+    response = api(admin).patch(
+        f"/api/v1/inboxes/{widget.pk}/",
+        {"settings": {"widget": {"color": "#000000"}}},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    widget.refresh_from_db()
+    kept = widget.settings["widget"]
+    assert kept["color"] == "#000000" and kept["allowed_origins"] == [SITE]
+    assert kept["identity_required"] is True and kept["identity_max_age"] == 600
+
+
 # ---------------------------------------------------------------- admin pages
 
 
@@ -476,7 +512,7 @@ def test_agents_see_who_the_visitor_is_and_where(widget, api) -> None:
     visitor.say("hi there", name="Ann", email="ann@example.org")
     conversation = Conversation.objects.get()
     WidgetVisitor.objects.update(
-        online=True, page_url=SITE + "/pricing", page_title="Pricing", referrer="https://g.co/"
+        sockets=1, page_url=SITE + "/pricing", page_title="Pricing", referrer="https://g.co/"
     )
     data = api(widget.agent).get(f"/api/v1/conversations/{conversation.pk}/visitor/").json()
     assert data["verified"] is False and data["online"] is True

@@ -123,7 +123,7 @@ def test_a_visitor_still_on_the_site_gets_it_in_the_chat_only(
     django_capture_on_commit_callbacks,
 ) -> None:
     received, _ = sink
-    WidgetVisitor.objects.update(online=True)
+    WidgetVisitor.objects.update(sockets=1)  # a widget open now
     _, message = reply(chat, "Yes!", run_tasks, django_capture_on_commit_callbacks)
     assert message.delivery_status == "delivered"
     assert received.received == []
@@ -153,7 +153,7 @@ def test_a_token_of_an_unlinked_chat_does_not_thread(
         inbox=chat["inbox"],
         actor=AdminFactory(),
         origin=SYSTEM,
-        settings={"widget": {"allowed_origins": ["https://acme.example"]}},
+        settings={"widget": {"email_inbox_id": None}},  # no longer answered by email
     )
     forged = "\r\n".join(
         [

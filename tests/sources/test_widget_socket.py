@@ -19,7 +19,6 @@ from accounts.origin import SYSTEM
 from inbox import actions
 from inbox.actions import widget as visitor_actions
 from inbox.asgi import application
-from inbox.models import Conversation
 from tests.factories import AdminFactory, UserFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
@@ -44,10 +43,10 @@ def world() -> dict[str, Any]:
         settings={"widget": {"allowed_origins": [SITE]}},
     )
     visitor, token = visitor_actions.start_session(inbox=inbox)
-    visitor_actions.visitor_writes(visitor=visitor, text="Hello, anyone there?")
+    first = visitor_actions.visitor_writes(visitor=visitor, text="Hello, anyone there?")
     other, other_token = visitor_actions.start_session(inbox=inbox)
     visitor_actions.visitor_writes(visitor=other, text="I am someone else")
-    conversation = Conversation.objects.get(contact=visitor.contact)
+    conversation = first.conversation
     return {
         "agent": agent,
         "inbox": inbox,
@@ -202,12 +201,42 @@ async def test_typing_goes_both_ways_and_agents_see_presence() -> None:
 
     await socket.send_json_to({"type": "page", "url": SITE + "/cart", "title": "Cart"})
     await frames_until(agent, "visitor.presence")
-    visitor = await sync_to_async(lambda: type(w["visitor"]).objects.get(pk=w["visitor"].pk))()
-    assert visitor.online and visitor.page_url == SITE + "/cart"
+    model = type(w["visitor"])
+
+    def stored() -> Any:
+        return model.objects.get(pk=w["visitor"].pk)
+
+    visitor = await sync_to_async(stored)()
+    assert visitor.is_online and visitor.page_url == SITE + "/cart"
     assert visitor.referrer == "https://search.example.org/"
+    # A page of another site is not believed (agents would get a link to it).
+    await socket.send_json_to({"type": "page", "url": "https://evil.example/login"})
+    await frames_until(agent, "visitor.presence")
+    assert (await sync_to_async(stored)()).page_url == SITE + "/cart"
+    # A second tab, then the first one closing: still online.
+    second, _ = await visitor_socket(w["inbox"], w["token"])
     await socket.disconnect()
+    await frames_until(agent, "visitor.presence")
+    assert (await sync_to_async(stored)()).is_online
+    await second.disconnect()
     gone = (await frames_until(agent, "visitor.presence"))[-1]
     assert gone["online"] is False
+    assert not (await sync_to_async(stored)()).is_online
+
+    # An agent writing a private note is not "typing" for the visitor.
+    third, _ = await visitor_socket(w["inbox"], w["token"])
+    await agent.send_json_to(
+        {
+            "type": "typing",
+            "conversation_id": w["conversation"].pk,
+            "state": "start",
+            "mode": "note",
+        }
+    )
+    await third.send_json_to({"type": "ping"})
+    assert await third.receive_json_from(timeout=5) == {"type": "pong"}
+    assert await third.receive_nothing(timeout=0.5)
+    await third.disconnect()
     await agent.disconnect()
 
 

@@ -395,7 +395,7 @@ def _mark_bounced(inbox: Inbox, parsed: ParsedEmail) -> Conversation | None:
 
     conversation = None
     for message in Message.objects.select_related("conversation").filter(
-        inbox=inbox,
+        Q(inbox=inbox) | Q(inbox__in=_chats_answered_through(inbox)),  # emailed chat replies
         direction=Message.Direction.OUTGOING,
         external_id__in=parsed.bounced_message_ids,
     ):

@@ -133,7 +133,10 @@ def build_email(message: Message, via: Inbox | None = None) -> EmailMultiAlterna
     if via is not None:
         text += "\n\n(You had left our website chat: reply to this email to answer.)"
     in_reply_to, references = _thread_headers(message)
-    quoted = _quoted_history(message) if config_quote(inbox) and in_reply_to else ""
+    # A chat reply emailed to a visitor who left quotes nothing of theirs: the address they
+    # typed is unverified, and our email must not carry a stranger's words to it.
+    quote = config_quote(inbox) and in_reply_to and via is None
+    quoted = _quoted_history(message) if quote else ""
     if quoted:
         text = f"{text}\n\n{quoted}"
     headers = {"Message-ID": message.external_id}

@@ -9,6 +9,7 @@ the agents' socket. Typing goes both ways as ephemeral frames; the visitor's pre
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -33,6 +34,7 @@ CONVERSATIONS_FOLLOWED = 20
 FRAMES_PER_WINDOW = 20  # client frames per socket per window; more are refused with a notice
 WINDOW = 10.0
 TYPING_MIN_INTERVAL = 2.0
+PING_WRITE_EVERY = 45.0  # seconds between "still here" writes of one socket (pings every 25 s)
 
 
 def visitor_group(visitor_id: int) -> str:
@@ -54,6 +56,19 @@ def tell_visitor(visitor_id: int, kind: str) -> None:
         async_to_sync(layer.group_send)(visitor_group(visitor_id), {"type": kind})
     except Exception:
         logger.exception("could not tell visitor %s: %s", visitor_id, kind)
+
+
+def tell_contact_visitors(inbox_id: int, contact_id: int | None, kind: str) -> None:
+    """tell_visitor() for every browser of this contact in the inbox (a signed-in user's
+    phone and laptop both follow a conversation started on either)."""
+    from inbox.models import WidgetVisitor
+
+    if contact_id is None:
+        return
+    for visitor_id in WidgetVisitor.objects.filter(
+        inbox_id=inbox_id, contact_id=contact_id, revoked_at=None
+    ).values_list("pk", flat=True):
+        tell_visitor(visitor_id, kind)
 
 
 def _inbox(public_id: str) -> Any:
@@ -106,6 +121,15 @@ def _replay(conversation_ids: list[int], after: int) -> tuple[str, list[tuple[in
     return "ok", [(e.id, frame_text(e)) for e in events]
 
 
+def _stream_events(conversation_ids: list[int]) -> list[tuple[int, str]]:
+    """What the log still holds of these conversations' streams (newly followed ones)."""
+    from inbox.events import chat_stream, frame_text
+    from inbox.models import Event
+
+    events = Event.objects.filter(stream__in=[chat_stream(i) for i in conversation_ids])
+    return [(e.id, frame_text(e)) for e in events.order_by("id")[:MAX_REPLAY]]
+
+
 def _last_event_id() -> int:
     from inbox.models import EventCounter
 
@@ -113,12 +137,12 @@ def _last_event_id() -> int:
 
 
 def _seen(
-    visitor_id: int, online: bool, page: str = "", title: str = "", referrer: str = ""
+    visitor_id: int, sockets: int = 0, page: str = "", title: str = "", referrer: str = ""
 ) -> None:
     from inbox.actions.widget import visitor_seen
 
     visitor_seen(
-        visitor_id=visitor_id, online=online, page_url=page, page_title=title, referrer=referrer
+        visitor_id=visitor_id, sockets=sockets, page_url=page, page_title=title, referrer=referrer
     )
 
 
@@ -150,15 +174,27 @@ class VisitorConsumer(AsyncWebsocketConsumer):
         self.frame_times: deque[float] = deque()
         self.typing_sent = 0.0
         self.high_water = 0  # the newest event id this socket has sent (or started from)
+        self.pinged_at = 0.0
         await self.accept()
         ensure_relay_running()
+        self.hello_timer = asyncio.get_running_loop().call_later(
+            HELLO_TIMEOUT, lambda: asyncio.ensure_future(self._no_hello())
+        )
+
+    async def _no_hello(self) -> None:
+        """A socket that never says who it is does not stay open."""
+        if self.visitor is None:
+            await self.close(code=CLOSE_UNKNOWN_VISITOR)
 
     async def disconnect(self, code: int) -> None:
+        timer = getattr(self, "hello_timer", None)
+        if timer is not None:
+            timer.cancel()
         visitor = getattr(self, "visitor", None)
         for group in getattr(self, "groups_joined", set()):
             await self.channel_layer.group_discard(group, self.channel_name)
         if visitor is not None:
-            await database_sync_to_async(_seen)(visitor.pk, False)
+            await database_sync_to_async(_seen)(visitor.pk, -1)
             await self._presence(online=False)
 
     async def _send(self, payload: dict[str, Any]) -> None:
@@ -197,13 +233,16 @@ class VisitorConsumer(AsyncWebsocketConsumer):
         elif self.visitor is None:
             await self._error("Say hello with your visitor token first.")
         elif kind == "ping":
+            if time.monotonic() - self.pinged_at > PING_WRITE_EVERY:
+                self.pinged_at = time.monotonic()
+                await database_sync_to_async(_seen)(self.visitor.pk)  # still here
             await self._send({"type": "pong"})
         elif kind == "typing":
             await self._typing(content.get("state"))
         elif kind == "page":
             await database_sync_to_async(_seen)(
                 self.visitor.pk,
-                True,
+                0,
                 _text(content.get("url"), 2000),
                 _text(content.get("title"), 300),
             )
@@ -232,11 +271,12 @@ class VisitorConsumer(AsyncWebsocketConsumer):
         await self._follow_conversations()
         await database_sync_to_async(_seen)(
             visitor.pk,
-            True,
+            1,
             _text(content.get("page"), 2000),
             _text(content.get("title"), 300),
             _text(content.get("referrer"), 2000),
         )
+        self.pinged_at = time.monotonic()
         last = await database_sync_to_async(_last_event_id)()
         self.high_water = max(self.high_water, last)
         await self._send({"type": "ready", "last_event_id": last})
@@ -245,16 +285,19 @@ class VisitorConsumer(AsyncWebsocketConsumer):
             await self._resume(resume)
         await self._presence(online=True)
 
-    async def _follow_conversations(self) -> None:
+    async def _follow_conversations(self) -> list[int]:
+        """Join the groups of the visitor's conversations; returns the ones newly followed."""
         from inbox.events import chat_stream, group_for_stream
 
         ids = await database_sync_to_async(_conversation_ids)(self.visitor.pk)
+        added = [i for i in ids if i not in self.conversation_ids]
         wanted = {group_for_stream(chat_stream(i)) for i in ids} | {visitor_group(self.visitor.pk)}
         for group in wanted - self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
         for group in self.groups_joined - wanted:
             await self.channel_layer.group_discard(group, self.channel_name)
         self.groups_joined, self.conversation_ids = wanted, ids
+        return added
 
     async def _resume(self, after: Any) -> None:
         if isinstance(after, bool) or not isinstance(after, int) or after < 0:
@@ -344,8 +387,20 @@ class VisitorConsumer(AsyncWebsocketConsumer):
         send what it published before this socket joined its group."""
         if self.visitor is None:
             return
-        await self._follow_conversations()
-        await self._resume(self.high_water)
+        added = await self._follow_conversations()
+        if added:
+            # Everything the new streams hold (an event published before the join included);
+            # ids already sent are dropped.
+            self.replaying, self.buffered = True, []
+            try:
+                frames = await database_sync_to_async(_stream_events)(added)
+                for event_id, text in frames:
+                    await self._send_event(event_id, text)
+            finally:
+                self.replaying = False
+                buffered, self.buffered = self.buffered, []
+                for event_id, text in buffered:
+                    await self._send_event(event_id, text)
 
     async def visitor_reset(self, message: dict[str, Any]) -> None:
         await self.close(code=CLOSE_UNKNOWN_VISITOR)

@@ -21,10 +21,9 @@ def deliver_widget_message(message: Message) -> str:
     if message.delivery_status != Message.Delivery.QUEUED:
         return f"already {message.delivery_status or 'settled'}"
     online = WidgetVisitor.objects.filter(
+        WidgetVisitor.online_q(),
         inbox_id=message.inbox_id,
         contact_id=message.conversation.contact_id,
-        online=True,
-        revoked_at=None,
     ).exists()
     if online:
         set_delivery_status(message=message, status=Message.Delivery.DELIVERED)

@@ -34,10 +34,11 @@ from inbox.actions.messages import AttachmentInput
 from inbox.models import Attachment, Conversation, Inbox, Message, ReplyMetric, WidgetVisitor
 from inbox.payloads import visitor_conversation_payload, visitor_message_payload
 from inbox.sources.widget.config import ATTACHMENT_TYPES, WidgetConfig, config_for, normalize_origin
-from inbox.sources.widget.consumer import tell_visitor
+from inbox.sources.widget.consumer import tell_contact_visitors, tell_visitor
 
 TOKEN_HEADER = "X-Parley-Visitor"
 PAGE = 50
+FILE_LINK_SECONDS = 24 * 3600
 SAFE_INLINE = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 MAGIC = {
     "image/png": (b"\x89PNG\r\n\x1a\n",),
@@ -297,7 +298,8 @@ class IdentifyView(WidgetView):
         if ts is not None and (isinstance(ts, bool) or not isinstance(ts, int)):
             raise actions.InboxError("ts must be a Unix time in seconds.", field="ts")
         assert self.visitor is not None
-        visitor = visitor_actions.identify(
+        before = self.visitor.contact_id
+        visitor, new_token = visitor_actions.identify(
             visitor=self.visitor,
             data=visitor_actions.Identify(
                 user_id=str(data.get("id") or ""),
@@ -310,7 +312,13 @@ class IdentifyView(WidgetView):
                 else None,
             ),
         )
-        return JsonResponse(self.session_payload(visitor))
+        if new_token is not None:
+            tell_visitor(self.visitor.pk, "visitor.reset")  # the previous user's sockets close
+        elif visitor.contact_id != before:
+            # The signed-in user's conversations, on this browser's open sockets.
+            tell_visitor(visitor.pk, "visitor.follow")
+        token = new_token or request.headers.get(TOKEN_HEADER, "")
+        return JsonResponse(self.session_payload(visitor, token))
 
 
 class ResetView(WidgetView):
@@ -391,7 +399,7 @@ class MessagesView(WidgetView):
             email=str(data.get("email") or ""),
         )
         if result.new_conversation:
-            tell_visitor(self.visitor.pk, "visitor.follow")
+            tell_contact_visitors(self.inbox.pk, result.conversation.contact_id, "visitor.follow")
         return JsonResponse(
             visitor_message_payload(result.message, self.inbox, attachments=result.attachments),
             status=201,
@@ -436,16 +444,18 @@ class RatingView(WidgetView):
 
 
 class FileView(WidgetView):
-    """A file of the visitor's chat, by a signed link (usable in <img src>, which sends no
-    Origin: the signature is the key)."""
+    """A file of the visitor's chat, by a signed link valid a day (usable in <img src>,
+    which sends no Origin: the signature is the key)."""
 
     anonymous = True
     check_origin = False
 
     def get(self, request: HttpRequest, attachment_id: int, signature: str) -> HttpResponseBase:
         try:
-            signing.Signer(salt="widget-file").unsign(f"{attachment_id}:{signature}")
-        except signing.BadSignature as exc:
+            signing.TimestampSigner(salt="widget-file").unsign(
+                f"{attachment_id}:{signature}", max_age=FILE_LINK_SECONDS
+            )
+        except signing.BadSignature as exc:  # wrong, or expired (SignatureExpired)
             raise Http404 from exc
         attachment = (
             Attachment.objects.filter(

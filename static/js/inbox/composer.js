@@ -101,7 +101,8 @@ function onComposerInput() {
   if (!typingActive || now - typingSentAt >= 2000) {
     typingActive = true;
     typingSentAt = now;
-    sendFrame({ type: "typing", conversation_id: id, state: "start" });
+    // "note": other agents see it; a website visitor sees only replies being written.
+    sendFrame({ type: "typing", conversation_id: id, state: "start", mode: composerMode });
   }
   clearTimeout(typingIdle);
   typingIdle = setTimeout(stopTyping, 3000);
