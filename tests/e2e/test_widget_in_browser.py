@@ -258,3 +258,43 @@ def test_markup_from_a_visitor_is_text_for_the_agent(asgi_page, browser, sites, 
     expect(agent.locator("#messages")).to_contain_text("<img src=x onerror=alert(1)> hi")
     assert agent.locator("#messages img[src='x']").count() == 0
     visitor.context.close()
+
+
+def test_a_signed_in_user_is_verified_for_the_agent(browser, asgi_page, sites, chat) -> None:
+    from inbox.sources.widget import identity
+
+    def set_secret() -> None:
+        actions.update_inbox(
+            inbox=chat["inbox"],
+            actor=AdminFactory(),
+            origin=SYSTEM,
+            secrets={"identity_secret": "site-secret"},
+        )
+
+    in_thread(set_secret)
+    visitor = visitor_page(browser, sites.allowed + "/")
+    expect(widget(visitor, ".pw-launcher")).to_be_visible()
+    proof = identity.sign("site-secret", "cust-77")
+    visitor.evaluate(
+        "(hash) => Parley.identify({id: 'cust-77', name: 'Olga Owner', "
+        "email: 'olga@example.com', hash})",
+        proof,
+    )
+    widget(visitor, ".pw-launcher").click()
+    widget(visitor, ".pw-textarea").fill("Where is my order 77?")
+    widget(visitor, ".pw-textarea").press("Enter")
+    expect(widget(visitor, ".pw-visitor .pw-bubble")).to_have_count(1)
+    # A wrong hash is refused, and the page learns it from the promise.
+    refused = visitor.evaluate(
+        "() => Parley.identify({id: 'cust-1', hash: 'f00'}).then(() => 'accepted', "
+        "(e) => e.message)"
+    )
+    assert "does not match" in refused
+
+    agent = asgi_page(chat["ben"])
+    open_inbox(agent)
+    agent.get_by_role("button", name=re.compile("^Unassigned")).click()
+    row(agent, "Olga Owner").click()
+    expect(agent.locator("#visitor-section")).to_contain_text("Verified · user cust-77")
+    expect(agent.locator("#contact-email")).to_contain_text("olga@example.com")
+    visitor.context.close()
