@@ -132,7 +132,78 @@ class PresenceOutbox:
                 logger.exception("could not send presence for inbox %s", inbox_id)
 
 
-class AgentConsumer(AsyncWebsocketConsumer):
+class EventSocket(AsyncWebsocketConsumer):
+    """What the agents' and the visitors' sockets share: forwarding event frames as
+    published (no ORM work per frame), replays that hold live frames back until they are
+    done, and dropping ids already sent (a replay overlaps the live stream; live frames may
+    arrive slightly out of id order, so this is a set of recent ids, not a high-water mark).
+    """
+
+    ids_kept = SENT_IDS_KEPT
+
+    def start_stream(self) -> None:
+        self.replaying = False
+        self.buffered: list[tuple[int, str]] = []
+        self.sent_ids: set[int] = set()
+        self.sent_order: deque[int] = deque()
+
+    async def _send(self, payload: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(payload, separators=(",", ":")))
+
+    async def _error(self, message: str) -> None:
+        await self._send({"type": "error", "error": message})
+
+    async def _send_replay(self, fetch: Any, *, after: int | None = None) -> None:
+        """Send what `fetch()` (a coroutine: ("ok" | "resync", [(id, frame)…])) returns,
+        then the live frames that arrived meanwhile. With `after`: answer as a resume
+        (`resumed`, or `resync` when the log cannot serve it)."""
+        self.replaying, self.buffered = True, []
+        try:
+            status, frames = await fetch()
+            if status == "resync":
+                await self._send({"type": "resync"})
+                return
+            for event_id, text in frames:
+                await self._send_event(event_id, text)
+            if after is not None:
+                await self._send({"type": "resumed", "after": after, "replayed": len(frames)})
+        finally:
+            self.replaying = False
+            buffered, self.buffered = self.buffered, []
+            for event_id, text in buffered:
+                await self._send_event(event_id, text)
+
+    async def _send_event(self, event_id: int, text: str) -> None:
+        if event_id in self.sent_ids:
+            return
+        await self.send(text_data=text)
+        self.sent_ids.add(event_id)
+        self.sent_order.append(event_id)
+        if len(self.sent_order) > self.ids_kept:
+            self.sent_ids.discard(self.sent_order.popleft())
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels runs close_old_connections() in a worker thread before every handler.
+        # Forwarding a frame touches no database, so skip that thread hop on the hot path.
+        if message["type"] == "event.frame":
+            await self.event_frame(message)
+        elif message["type"] == "ephemeral.frame":
+            await self.ephemeral_frame(message)
+        else:
+            await super().dispatch(message)
+
+    async def event_frame(self, message: dict[str, Any]) -> None:
+        if self.replaying:
+            self.buffered.append((message["id"], message["text"]))
+            return
+        await self._send_event(message["id"], message["text"])
+
+    async def ephemeral_frame(self, message: dict[str, Any]) -> None:
+        if message["sender"] != self.channel_name:
+            await self.send(text_data=message["text"])
+
+
+class AgentConsumer(EventSocket):
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated or not user.is_active:
@@ -143,13 +214,7 @@ class AgentConsumer(AsyncWebsocketConsumer):
         self.session_key = session.session_key if session is not None else None
         self.inbox_ids: list[int] = []
         self.groups_joined: set[str] = set()
-        self.replaying = False
-        self.buffered: list[tuple[int, str]] = []
-        # Ids already sent, to drop the overlap between a replay and the live stream.
-        # Live frames may arrive slightly out of id order (publishers race after commit),
-        # so this is a set of recent ids, not a high-water mark.
-        self.sent_ids: set[int] = set()
-        self.sent_order: deque[int] = deque()
+        self.start_stream()
         self.ephemeral_times: deque[float] = deque()
         self.typing_sent: dict[int, float] = {}
         self.conversation_inboxes: dict[int, int | None] = {}
@@ -188,12 +253,6 @@ class AgentConsumer(AsyncWebsocketConsumer):
                 inbox_id, {"type": "viewing", "conversation_id": conversation_id, "state": "closed"}
             )
 
-    async def _send(self, payload: dict[str, Any]) -> None:
-        await self.send(text_data=json.dumps(payload, separators=(",", ":")))
-
-    async def _error(self, message: str) -> None:
-        await self._send({"type": "error", "error": message})
-
     # --- client → server -----------------------------------------------------------
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         try:
@@ -219,31 +278,11 @@ class AgentConsumer(AsyncWebsocketConsumer):
         if isinstance(after, bool) or not isinstance(after, int) or after < 0:
             await self._error("resume_from must be a non-negative integer event id.")
             return
-        self.replaying, self.buffered = True, []
-        try:
-            status, frames = await database_sync_to_async(_replay)(
-                self.user.pk, self.inbox_ids, after
-            )
-            if status == "resync":
-                await self._send({"type": "resync"})
-                return
-            for event_id, text in frames:
-                await self._send_event(event_id, text)
-            await self._send({"type": "resumed", "after": after, "replayed": len(frames)})
-        finally:
-            self.replaying = False
-            buffered, self.buffered = self.buffered, []
-            for event_id, text in buffered:
-                await self._send_event(event_id, text)
 
-    async def _send_event(self, event_id: int, text: str) -> None:
-        if event_id in self.sent_ids:
-            return
-        await self.send(text_data=text)
-        self.sent_ids.add(event_id)
-        self.sent_order.append(event_id)
-        if len(self.sent_order) > SENT_IDS_KEPT:
-            self.sent_ids.discard(self.sent_order.popleft())
+        async def fetch() -> tuple[str, list[tuple[int, str]]]:
+            return await database_sync_to_async(_replay)(self.user.pk, self.inbox_ids, after)
+
+        await self._send_replay(fetch, after=after)
 
     async def _relay(self, kind: str, content: dict[str, Any]) -> None:
         conversation_id = content.get("conversation_id")
@@ -320,26 +359,6 @@ class AgentConsumer(AsyncWebsocketConsumer):
         )
 
     # --- server → client (channel layer handlers) ---------------------------------------
-    async def dispatch(self, message: dict[str, Any]) -> None:
-        # Channels runs close_old_connections() in a worker thread before every handler.
-        # Forwarding a frame touches no database, so skip that thread hop on the hot path.
-        if message["type"] == "event.frame":
-            await self.event_frame(message)
-        elif message["type"] == "ephemeral.frame":
-            await self.ephemeral_frame(message)
-        else:
-            await super().dispatch(message)
-
-    async def event_frame(self, message: dict[str, Any]) -> None:
-        if self.replaying:
-            self.buffered.append((message["id"], message["text"]))
-            return
-        await self._send_event(message["id"], message["text"])
-
-    async def ephemeral_frame(self, message: dict[str, Any]) -> None:
-        if message["sender"] != self.channel_name:
-            await self.send(text_data=message["text"])
-
     async def membership_changed(self, message: dict[str, Any]) -> None:
         gained = await self._follow_inboxes()
         await self._send({"type": "inboxes", "inbox_ids": self.inbox_ids, "gained": gained})

@@ -18,8 +18,8 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 
+from inbox.consumers import EventSocket
 from inbox.events import inbox_group
 from inbox.relay import ensure_running as ensure_relay_running
 
@@ -150,7 +150,7 @@ def _text(value: Any, limit: int) -> str:
     return value[:limit] if isinstance(value, str) else ""
 
 
-class VisitorConsumer(AsyncWebsocketConsumer):
+class VisitorConsumer(EventSocket):
     async def connect(self) -> None:
         from inbox.sources.widget.config import config_for
 
@@ -167,13 +167,9 @@ class VisitorConsumer(AsyncWebsocketConsumer):
         self.visitor: Any = None
         self.groups_joined: set[str] = set()
         self.conversation_ids: list[int] = []
-        self.replaying = False
-        self.buffered: list[tuple[int, str]] = []
-        self.sent_ids: set[int] = set()
-        self.sent_order: deque[int] = deque()
+        self.start_stream()
         self.frame_times: deque[float] = deque()
         self.typing_sent = 0.0
-        self.high_water = 0  # the newest event id this socket has sent (or started from)
         self.pinged_at = 0.0
         await self.accept()
         ensure_relay_running()
@@ -196,12 +192,6 @@ class VisitorConsumer(AsyncWebsocketConsumer):
         if visitor is not None:
             await database_sync_to_async(_seen)(visitor.pk, -1)
             await self._presence(online=False)
-
-    async def _send(self, payload: dict[str, Any]) -> None:
-        await self.send(text_data=json.dumps(payload, separators=(",", ":")))
-
-    async def _error(self, message: str) -> None:
-        await self._send({"type": "error", "error": message})
 
     # --- visitor → server --------------------------------------------------------------
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -278,7 +268,6 @@ class VisitorConsumer(AsyncWebsocketConsumer):
         )
         self.pinged_at = time.monotonic()
         last = await database_sync_to_async(_last_event_id)()
-        self.high_water = max(self.high_water, last)
         await self._send({"type": "ready", "last_event_id": last})
         resume = content.get("resume_from")
         if resume is not None:
@@ -303,30 +292,11 @@ class VisitorConsumer(AsyncWebsocketConsumer):
         if isinstance(after, bool) or not isinstance(after, int) or after < 0:
             await self._error("resume_from must be a non-negative integer event id.")
             return
-        self.replaying, self.buffered = True, []
-        try:
-            status, frames = await database_sync_to_async(_replay)(self.conversation_ids, after)
-            if status == "resync":
-                await self._send({"type": "resync"})
-                return
-            for event_id, text in frames:
-                await self._send_event(event_id, text)
-            await self._send({"type": "resumed", "after": after, "replayed": len(frames)})
-        finally:
-            self.replaying = False
-            buffered, self.buffered = self.buffered, []
-            for event_id, text in buffered:
-                await self._send_event(event_id, text)
 
-    async def _send_event(self, event_id: int, text: str) -> None:
-        if event_id in self.sent_ids:
-            return
-        await self.send(text_data=text)
-        self.high_water = max(self.high_water, event_id)
-        self.sent_ids.add(event_id)
-        self.sent_order.append(event_id)
-        if len(self.sent_order) > MAX_REPLAY * 2:
-            self.sent_ids.discard(self.sent_order.popleft())
+        async def fetch() -> tuple[str, list[tuple[int, str]]]:
+            return await database_sync_to_async(_replay)(self.conversation_ids, after)
+
+        await self._send_replay(fetch, after=after)
 
     async def _typing(self, state: Any) -> None:
         if state not in ("start", "stop") or not self.conversation_ids:
@@ -366,22 +336,6 @@ class VisitorConsumer(AsyncWebsocketConsumer):
         )
 
     # --- server → visitor (channel layer) -------------------------------------------------
-    async def dispatch(self, message: dict[str, Any]) -> None:
-        if message["type"] == "event.frame":
-            await self.event_frame(message)
-        else:
-            await super().dispatch(message)
-
-    async def event_frame(self, message: dict[str, Any]) -> None:
-        if self.replaying:
-            self.buffered.append((message["id"], message["text"]))
-            return
-        await self._send_event(message["id"], message["text"])
-
-    async def ephemeral_frame(self, message: dict[str, Any]) -> None:
-        if message["sender"] != self.channel_name:
-            await self.send(text_data=message["text"])
-
     async def visitor_follow(self, message: dict[str, Any]) -> None:
         """A new conversation of this visitor (their first message): follow it too, and
         send what it published before this socket joined its group."""
@@ -391,16 +345,10 @@ class VisitorConsumer(AsyncWebsocketConsumer):
         if added:
             # Everything the new streams hold (an event published before the join included);
             # ids already sent are dropped.
-            self.replaying, self.buffered = True, []
-            try:
-                frames = await database_sync_to_async(_stream_events)(added)
-                for event_id, text in frames:
-                    await self._send_event(event_id, text)
-            finally:
-                self.replaying = False
-                buffered, self.buffered = self.buffered, []
-                for event_id, text in buffered:
-                    await self._send_event(event_id, text)
+            async def fetch() -> tuple[str, list[tuple[int, str]]]:
+                return "ok", await database_sync_to_async(_stream_events)(added)
+
+            await self._send_replay(fetch)
 
     async def visitor_reset(self, message: dict[str, Any]) -> None:
         await self.close(code=CLOSE_UNKNOWN_VISITOR)
