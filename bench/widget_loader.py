@@ -51,11 +51,13 @@ def sizes() -> list[tuple[str, int, int]]:
     return out
 
 
-def host_site(app: str, inbox_id: str) -> ThreadingHTTPServer:
+def host_site(app: str, inbox: dict[str, str]) -> ThreadingHTTPServer:
+    """A blank page (`/blank`), and the same with the snippet (`/with`) of inbox["id"]."""
+
     class Page(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             snippet = (
-                f"<script src='{app}/static/widget/loader.js' data-inbox='{inbox_id}' async></script>"
+                f"<script src='{app}/static/widget/loader.js' data-inbox='{inbox['id']}' async></script>"
                 if self.path.startswith("/with")
                 else ""
             )
@@ -109,20 +111,17 @@ def main() -> None:
         "print(create_inbox(name='Chat', kind='widget', actor=admin, origin=SYSTEM, "
         "settings={'widget': {'allowed_origins': ['ORIGIN']}}).public_id)"
     )
-    site = host_site(f"http://127.0.0.1:{port}", "")
-    origin = f"http://127.0.0.1:{site.server_address[1]}"
-    inbox_id = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-v", "0", "-c", create.replace("ORIGIN", origin)],
+    inbox: dict[str, str] = {"id": ""}
+    site = host_site(f"http://127.0.0.1:{port}", inbox)
+    site_url = f"http://127.0.0.1:{site.server_address[1]}"
+    inbox["id"] = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-v", "0", "-c", create.replace("ORIGIN", site_url)],
         cwd=ROOT,
         env=env,
         check=True,
         capture_output=True,
         text=True,
     ).stdout.strip()
-    site.shutdown()
-    site.server_close()
-    site = host_site(f"http://127.0.0.1:{port}", inbox_id)
-    site_url = f"http://127.0.0.1:{site.server_address[1]}"
     argv = [
         sys.executable,
         "-m",
