@@ -530,3 +530,15 @@ def test_agents_see_who_the_visitor_is_and_where(widget, api) -> None:
         inbox=email_inbox, identity=actions.IdentityInput(kind="external", value="x"), text="yo"
     ).conversation
     assert api(widget.agent).get(f"/api/v1/conversations/{other.pk}/visitor/").status_code == 404
+
+
+def test_parallel_requests_cannot_all_slip_under_a_limit() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from inbox.sources.widget.views import _Throttle
+
+    throttle = _Throttle("20/day", "test")  # a day: the window cannot roll over mid-test
+    with ThreadPoolExecutor(8) as pool:
+        waits = list(pool.map(lambda _: throttle.hit("visitor-1"), range(30)))
+    assert sum(wait is None for wait in waits) == 20
+    assert all(0 < wait <= 86400 for wait in waits if wait is not None)
