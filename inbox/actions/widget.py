@@ -239,7 +239,8 @@ def visitor_writes(
                 identity=IdentityInput(
                     kind="external",
                     value=f"visitor:{visitor.public_id}",
-                    name=visitor.name,
+                    # Until they say who they are: a name agents can tell apart.
+                    name=visitor.name or f"Website visitor {str(visitor.public_id)[:4]}",
                     email=visitor.email,
                 ),
             )

@@ -257,9 +257,7 @@ def test_satisfaction_is_asked_after_resolution_and_shown_to_agents(widget, api)
     assert seen["rating"]["score"] == 4 and seen["rating"]["comment"] == "Quick, thanks"
 
 
-def test_a_flood_is_throttled_with_a_message_and_nothing_is_lost_silently(
-    widget, settings
-) -> None:
+def test_a_flood_is_throttled_with_a_message_and_nothing_is_lost_silently(widget, settings) -> None:
     # 20 a day rather than a minute: a fixed window must not roll over mid-test.
     settings.WIDGET_RATES = {**settings.WIDGET_RATES, "visitor_messages": "20/day"}
     visitor = Visitor(widget)

@@ -79,7 +79,9 @@ async def visitor_socket(
     )
     ready = await communicator.receive_json_from(timeout=5)
     assert ready["type"] == "ready", ready
-    return communicator, ready
+    agents = await communicator.receive_json_from(timeout=5)
+    assert agents["type"] == "agents"  # whether someone answers now
+    return communicator, {**ready, "available": agents["available"]}
 
 
 async def agent_socket(user: Any) -> WebsocketCommunicator:
@@ -180,8 +182,12 @@ async def test_origin_and_token_are_checked() -> None:
 
 async def test_typing_goes_both_ways_and_agents_see_presence() -> None:
     w = await sync_to_async(world)()
+    nobody, ready = await visitor_socket(w["inbox"], w["token"])
+    assert ready["available"] is False  # no agent online
+    await nobody.disconnect()
     agent = await agent_socket(w["agent"])
-    socket, _ = await visitor_socket(w["inbox"], w["token"])
+    socket, ready = await visitor_socket(w["inbox"], w["token"])
+    assert ready["available"] is True  # Ben's socket is open
     presence = await frames_until(agent, "visitor.presence")
     assert presence[-1]["online"] is True
     assert presence[-1]["conversation_id"] == w["conversation"].pk

@@ -130,6 +130,12 @@ def _stream_events(conversation_ids: list[int]) -> list[tuple[int, str]]:
     return [(e.id, frame_text(e)) for e in events.order_by("id")[:MAX_REPLAY]]
 
 
+def _available(inbox: Any) -> bool:
+    from inbox.sources.widget.views import available
+
+    return available(inbox)
+
+
 def _last_event_id() -> int:
     from inbox.models import EventCounter
 
@@ -269,6 +275,10 @@ class VisitorConsumer(EventSocket):
         self.pinged_at = time.monotonic()
         last = await database_sync_to_async(_last_event_id)()
         await self._send({"type": "ready", "last_event_id": last})
+        # Whether someone answers now (the config the page loaded may be minutes old).
+        await self._send(
+            {"type": "agents", "available": await database_sync_to_async(_available)(self.inbox)}
+        )
         resume = content.get("resume_from")
         if resume is not None:
             await self._resume(resume)

@@ -239,6 +239,12 @@ class WidgetView(View):
         return data
 
 
+def available(inbox: Inbox) -> bool:
+    """Open now (business hours) and someone who answers this inbox is online."""
+    _, online = answering_agents(inbox)
+    return online and hours.is_open(inbox.business_hours, timezone.now())
+
+
 class ConfigView(WidgetView):
     anonymous = True
 
