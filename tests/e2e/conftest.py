@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -79,7 +80,29 @@ def _close_contexts(
             for page in context.pages:
                 page.screenshot(path=ARTIFACTS / f"{request.node.name}-{index}.png", full_page=True)
         context.close()
+    _wait_for_server_writes()
     assert not script_errors, f"uncaught errors in the page: {script_errors}"
+
+
+def _wait_for_server_writes(timeout: float = 10.0) -> None:
+    """Closing a page does not stop a request the server already took (a read receipt, a
+    "draft shown"). The test database is flushed next (TRUNCATE of every table): a server
+    transaction still writing two tables would deadlock with it. Wait until the server's
+    connections are idle."""
+    if connections["default"].vendor != "postgresql":
+        return
+
+    def busy() -> int:
+        with connections["default"].cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND state IN ('active', 'idle in transaction')"
+            )
+            return int(cursor.fetchone()[0])
+
+    deadline = time.monotonic() + timeout
+    while in_thread(busy) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)
