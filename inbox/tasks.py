@@ -84,3 +84,15 @@ def remember_conversation(conversation_id: int) -> str:
     if conversation is None:
         return "gone"
     return f"{remember(conversation)} remembered"
+
+
+@task()
+def process_provider_event(event_id: int) -> str:
+    """Process a stored provider webhook (inbox/sources/webhooks.py)."""
+    from inbox.models import ProviderEvent
+    from inbox.sources.webhooks import process_event
+
+    event = ProviderEvent.objects.select_related("inbox").filter(pk=event_id).first()
+    if event is None:
+        return "gone"
+    return process_event(event)

@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/v1/", include(("inbox.api.urls", "inbox-api"))),
     path("sources/api/", include(("inbox.sources.api.urls", "api-source"))),
     path("widget/v1/", include(("inbox.sources.widget.urls", "widget"))),
+    path("sources/telegram/", include(("inbox.sources.telegram.urls", "telegram"))),
     path("webhooks/email/", include((guarded_urlpatterns(), "anymail"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

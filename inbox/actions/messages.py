@@ -474,3 +474,19 @@ def retry_delivery(*, message: Message, actor: User) -> Message:
         message_id = message.pk
         transaction.on_commit(lambda: _deliver(message_id))
     return message
+
+
+def edit_inbound_message(*, message: Message, text: str, edited_at: datetime) -> Message:
+    """The customer edited a message on their platform (Telegram, WhatsApp…): the stored text
+    follows, marked edited, and the first version is kept for agents in `data`."""
+    with writing():
+        message = Message.objects.select_for_update(no_key=True).get(pk=message.pk)
+        if message.direction != Message.Direction.INCOMING or message.text == text:
+            return message
+        data = dict(message.data or {})
+        data.setdefault("original_text", message.text)
+        data["edited_at"] = edited_at.isoformat()
+        message.text, message.data = text, data
+        message.save(update_fields=["text", "data", "updated_at"])
+        message_updated(message)
+    return message

@@ -14,6 +14,7 @@ from inbox.models.email import ImapState, InboundEmail, InboxAddress
 from inbox.models.events import Event, EventCounter, EventStream, SocketSession
 from inbox.models.inboxes import Inbox
 from inbox.models.messages import Attachment, Message
+from inbox.models.webhooks import ProviderEvent
 from inbox.models.widget import WidgetVisitor
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "InboxAddress",
     "Label",
     "Message",
+    "ProviderEvent",
     "ReadPosition",
     "ReplyMemory",
     "ReplyMetric",

@@ -106,6 +106,7 @@ function messageNode(m) {
     note ? h("span", { class: "note-tag" }, "Private note") : null,
     h("span", { class: "msg-author" }, author),
     timeEl(m.created_at, created ? timeFmt.format(created) : ""),
+    m.data && m.data.edited_at ? h("span", { class: "muted small", title: "First version: " + (m.data.original_text || "") }, "edited") : null,
   ]);
   let body = m.text;
   if (!body && !(m.attachments && m.attachments.length)) body = m.html ? "(This message only has formatted content, which is not shown here yet.)" : "(empty message)";

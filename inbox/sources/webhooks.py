@@ -1,0 +1,66 @@
+"""Provider webhooks, the part every messaging source shares: keep the delivery durably
+(its signature already checked by the source's view) and answer at once, then process it
+in the worker with the source's parser. A delivery the parser cannot understand is kept as
+`unprocessable` with the reason; a bug of ours leaves it pending for a retry, never lost."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Callable
+
+from django.db import transaction
+from django.utils import timezone
+
+from inbox.models import Inbox, ProviderEvent
+
+logger = logging.getLogger(__name__)
+MAX_BODY_BYTES = 1024 * 1024  # providers send small JSON; media comes by URL
+
+
+class Unprocessable(Exception):
+    """The delivery is not one we can use (the message says why)."""
+
+
+def secrets_match(expected: str, given: str) -> bool:
+    """Constant-time comparison; an unset secret never matches."""
+    return bool(expected) and hmac.compare_digest(expected.encode(), given.encode())
+
+
+def store_event(inbox: Inbox, body: bytes) -> ProviderEvent:
+    """Keep a (verified) delivery and queue its processing, in one transaction."""
+    from inbox.tasks import process_provider_event
+
+    with transaction.atomic():
+        event = ProviderEvent.objects.create(inbox=inbox, body=body)
+        process_provider_event.enqueue(event.pk)
+    return event
+
+
+def _parser(inbox: Inbox) -> Callable[[ProviderEvent], None]:
+    if inbox.kind == Inbox.Kind.TELEGRAM:
+        from inbox.sources.telegram.inbound import process
+
+        return process
+    raise Unprocessable(f"No webhook parser for {inbox.get_kind_display()} inboxes.")
+
+
+def process_event(event: ProviderEvent) -> str:
+    """Run the source's parser on a stored delivery; returns the new status."""
+    if event.status != ProviderEvent.Status.PENDING:
+        return event.status
+    event.attempts += 1
+    try:
+        _parser(event.inbox)(event)
+    except Unprocessable as exc:
+        event.status, event.error = ProviderEvent.Status.UNPROCESSABLE, str(exc)[:2000]
+    except Exception as exc:  # a bug of ours: kept pending for a retry, with the reason
+        logger.exception("provider event %s could not be processed", event.pk)
+        event.error = f"Unexpected error: {type(exc).__name__}: {exc}"[:2000]
+        event.save(update_fields=["attempts", "error"])
+        return "error"
+    else:
+        event.status, event.error = ProviderEvent.Status.PROCESSED, ""
+    event.processed_at = timezone.now()
+    event.save(update_fields=["status", "error", "attempts", "processed_at"])
+    return event.status

@@ -1,0 +1,132 @@
+"""Telegram as a source, inbound (issue 8, first slice): the webhook's secret token, updates
+stored before they are answered and processed by the worker, text, /start payloads, edits,
+redeliveries stored once, media placeholders, and what cannot be understood kept with the
+reason. Payloads shaped as https://core.telegram.org/bots/api documents them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from accounts.origin import SYSTEM
+from inbox import actions
+from inbox.models import Conversation, Message, ProviderEvent
+from tests.factories import AdminFactory
+
+pytestmark = pytest.mark.django_db
+SECRET = "telegram-webhook-secret-1"
+
+
+@pytest.fixture
+def bot() -> Any:
+    return actions.create_inbox(
+        name="Shop bot",
+        kind="telegram",
+        actor=AdminFactory(),
+        origin=SYSTEM,
+        secrets={"webhook_secret": SECRET, "bot_token": "123:abc"},
+    )
+
+
+def message(text: str = "Hello bot", *, message_id: int = 11, **extra: Any) -> dict[str, Any]:
+    return {
+        "message_id": message_id,
+        "from": {
+            "id": 777,
+            "is_bot": False,
+            "first_name": "Ivan",
+            "last_name": "Petrov",
+            "username": "ivanp",
+            "language_code": "en",
+        },
+        "chat": {"id": 777, "first_name": "Ivan", "type": "private"},
+        "date": 1763900000,
+        **({"text": text} if text else {}),
+        **extra,
+    }
+
+
+def deliver(bot: Any, update: dict[str, Any] | str, secret: str | None = SECRET) -> Any:
+    headers = {} if secret is None else {"HTTP_X_TELEGRAM_BOT_API_SECRET_TOKEN": secret}
+    body = update if isinstance(update, str) else json.dumps(update)
+    return Client().post(
+        f"/sources/telegram/{bot.public_id}/", body, content_type="application/json", **headers
+    )
+
+
+def test_a_message_arrives_once_however_often_it_is_delivered(bot, run_tasks) -> None:
+    update = {"update_id": 1, "message": message("Where is my order?")}
+    assert deliver(bot, update).status_code == 200
+    assert deliver(bot, update).status_code == 200  # Telegram retries
+    run_tasks()
+    stored = Message.objects.get()
+    assert stored.text == "Where is my order?" and stored.external_id == "777:11"
+    conversation = Conversation.objects.get()
+    assert conversation.contact.name == "Ivan Petrov"
+    assert conversation.contact.identities.get().value == "777"
+    assert conversation.contact.custom_attributes["telegram_username"] == "ivanp"
+    assert list(ProviderEvent.objects.values_list("status", flat=True)) == [
+        "processed",
+        "processed",
+    ]
+
+
+def test_wrong_or_missing_secret_stores_nothing(bot) -> None:
+    update = {"update_id": 1, "message": message()}
+    assert deliver(bot, update, secret="guess").status_code == 401
+    assert deliver(bot, update, secret=None).status_code == 401
+    assert ProviderEvent.objects.count() == 0 and Message.objects.count() == 0
+    assert deliver(bot, "{not json").status_code == 400
+    assert deliver(bot, {"message": message()}).status_code == 400  # no update_id
+    assert ProviderEvent.objects.count() == 0
+
+
+def test_start_payload_edits_and_media(bot, run_tasks) -> None:
+    deliver(bot, {"update_id": 1, "message": message("/start promo-42", message_id=1)})
+    photo = message(
+        "",
+        message_id=2,
+        photo=[
+            {"file_id": "AgAD", "file_unique_id": "u", "width": 90, "height": 90, "file_size": 1200}
+        ],
+    )
+    deliver(bot, {"update_id": 2, "message": photo})
+    deliver(bot, {"update_id": 3, "message": message("I ordered a mug", message_id=3)})
+    edited = message("I ordered two mugs", message_id=3, edit_date=1763900100)
+    deliver(bot, {"update_id": 4, "edited_message": edited})
+    run_tasks()
+    contact = Conversation.objects.get().contact
+    assert contact.custom_attributes["telegram_start"] == "promo-42"
+    texts = list(Message.objects.order_by("id").values_list("text", flat=True))
+    assert texts == ["/start promo-42", "[Telegram photo]", "I ordered two mugs"]
+    edited_message = Message.objects.get(external_id="777:3")
+    assert edited_message.data["original_text"] == "I ordered a mug"
+    assert edited_message.data["edited_at"].startswith("2025-11-23")
+    assert Message.objects.get(external_id="777:2").data["telegram"]["raw"]["photo"]
+
+
+def test_what_cannot_be_understood_is_kept_with_the_reason(bot, run_tasks) -> None:
+    deliver(bot, {"update_id": 1, "callback_query": {"id": "x", "data": "yes"}})
+    deliver(bot, {"update_id": 2, "message": {"message_id": 5, "text": "no sender"}})
+    deliver(bot, {"update_id": 3, "edited_message": message("never seen", message_id=99)})
+    run_tasks()
+    reasons = list(ProviderEvent.objects.order_by("id").values_list("status", "error"))
+    assert [status for status, _ in reasons] == ["unprocessable"] * 3
+    assert "callback_query" in reasons[0][1]
+    assert "sender" in reasons[1][1]
+    assert "never received" in reasons[2][1]
+    assert Message.objects.count() == 0
+
+
+def test_an_update_for_another_kind_of_inbox_is_404(run_tasks) -> None:
+    api_inbox = actions.create_inbox(name="API", kind="api", actor=AdminFactory(), origin=SYSTEM)
+    response = Client().post(
+        f"/sources/telegram/{api_inbox.public_id}/",
+        json.dumps({"update_id": 1, "message": message()}),
+        content_type="application/json",
+        HTTP_X_TELEGRAM_BOT_API_SECRET_TOKEN=SECRET,
+    )
+    assert response.status_code == 404 and ProviderEvent.objects.count() == 0
