@@ -261,6 +261,8 @@ AXES_VERBOSE = False
 # Outbound calls (webhooks, callback URLs, attachment downloads) refuse private, loopback
 # and link-local addresses unless this is set (tests and all-internal deployments).
 OUTBOUND_ALLOW_PRIVATE_NETWORKS = env_bool("OUTBOUND_ALLOW_PRIVATE_NETWORKS", False)
+# Messaging providers' API base URLs (tests point them at fake servers on loopback).
+TELEGRAM_API_URL = env("TELEGRAM_API_URL", "https://api.telegram.org")
 # How long the event log keeps events for clients to resume from.
 EVENT_RETENTION = timedelta(hours=env_int("EVENT_RETENTION_HOURS", 24))
 # Number of reverse proxies in front of the app whose X-Forwarded-For we trust.

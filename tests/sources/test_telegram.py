@@ -130,3 +130,140 @@ def test_an_update_for_another_kind_of_inbox_is_404(run_tasks) -> None:
         HTTP_X_TELEGRAM_BOT_API_SECRET_TOKEN=SECRET,
     )
     assert response.status_code == 404 and ProviderEvent.objects.count() == 0
+
+
+# ---------------------------------------------------------------- replies
+
+
+class FakeTelegram:
+    """Telegram's Bot API on loopback: records what we send, answers what the test queues."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.answers: list[tuple[int, dict[str, Any]]] = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                fake.calls.append((self.path, json.loads(self.rfile.read(length) or b"{}")))
+                status, body = (
+                    fake.answers.pop(0)
+                    if fake.answers
+                    else (200, {"ok": True, "result": {"message_id": 500 + len(fake.calls)}})
+                )
+                raw = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+@pytest.fixture
+def telegram(settings) -> Any:
+    fake = FakeTelegram()
+    settings.TELEGRAM_API_URL = fake.url
+    settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS = True  # the fake provider is on loopback
+    yield fake
+    fake.server.shutdown()
+    fake.server.server_close()
+
+
+def customer_conversation(bot, run_tasks) -> Conversation:
+    deliver(bot, {"update_id": 1, "message": message("Hi", message_id=1)})
+    run_tasks()
+    return Conversation.objects.get()
+
+
+def reply(conversation, text, run_tasks, capture) -> Message:
+    from tests.factories import UserFactory
+
+    with capture(execute=True):
+        sent = actions.send_reply(
+            conversation=conversation, author=UserFactory(name="Ben"), text=text
+        )
+    run_tasks()
+    sent.refresh_from_db()
+    return sent
+
+
+def test_a_reply_reaches_the_chat(
+    bot, telegram, run_tasks, django_capture_on_commit_callbacks
+) -> None:
+    conversation = customer_conversation(bot, run_tasks)
+    sent = reply(conversation, "Hello Ivan!", run_tasks, django_capture_on_commit_callbacks)
+    assert sent.delivery_status == "sent" and sent.external_id == "777:501"
+    [(path, body)] = telegram.calls
+    assert path == "/bot123:abc/sendMessage"
+    assert body == {"chat_id": 777, "text": "Hello Ivan!"}
+
+
+def test_rate_limits_are_honoured_then_it_goes_through(
+    bot, telegram, run_tasks, django_capture_on_commit_callbacks
+) -> None:
+    from django.utils import timezone
+    from django_tasks_db.models import DBTaskResult
+
+    conversation = customer_conversation(bot, run_tasks)
+    telegram.answers = [
+        (
+            429,
+            {
+                "ok": False,
+                "error_code": 429,
+                "description": "Too Many Requests: retry after 40",
+                "parameters": {"retry_after": 40},
+            },
+        ),
+        (502, {"ok": False, "error_code": 502, "description": "Bad Gateway"}),
+    ]
+    sent = reply(conversation, "Thanks!", run_tasks, django_capture_on_commit_callbacks)
+    assert sent.delivery_status == "queued"
+    retry = DBTaskResult.objects.get(status="READY")
+    assert (retry.run_after - timezone.now()).total_seconds() > 30  # retry_after honoured
+    for _ in range(2):
+        DBTaskResult.objects.filter(status="READY").update(run_after=timezone.now())
+        run_tasks()
+    sent.refresh_from_db()
+    assert sent.delivery_status == "sent" and len(telegram.calls) == 3
+    assert sent.data["delivery_attempts"] == 3
+
+
+def test_a_permanent_error_is_shown_on_the_message(
+    bot, telegram, run_tasks, django_capture_on_commit_callbacks
+) -> None:
+    conversation = customer_conversation(bot, run_tasks)
+    telegram.answers = [
+        (
+            403,
+            {
+                "ok": False,
+                "error_code": 403,
+                "description": "Forbidden: bot was blocked by the user",
+            },
+        )
+    ]
+    sent = reply(conversation, "Are you there?", run_tasks, django_capture_on_commit_callbacks)
+    assert sent.delivery_status == "failed"
+    assert sent.delivery_error == "Telegram refused it: Forbidden: bot was blocked by the user"
+    assert len(telegram.calls) == 1
+
+
+def test_a_provider_address_outside_the_allowed_networks_is_refused(
+    bot, run_tasks, settings, django_capture_on_commit_callbacks
+) -> None:
+    settings.TELEGRAM_API_URL = "http://127.0.0.1:9"  # loopback, not allowed here
+    conversation = customer_conversation(bot, run_tasks)
+    sent = reply(conversation, "hello", run_tasks, django_capture_on_commit_callbacks)
+    assert sent.delivery_status == "failed" and "loopback" in sent.delivery_error

@@ -157,23 +157,40 @@ def _retry_after(value: str | None) -> int | None:
     return max(0, min(seconds, MAX_RETRY_AFTER))
 
 
-def post(url: str, body: bytes, headers: dict[str, str]) -> str:
-    """POST once. Returns a description on 2xx; raises DeliveryRefused for answers that
-    will not change by retrying, TransientError for those that may."""
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    text: str  # at most RESPONSE_READ_LIMIT bytes of the body
+    retry_after: int | None
+
+
+def call(url: str, body: bytes, headers: dict[str, str]) -> Answer:
+    """POST once to a vetted address (see resolve_target); the answer whatever its status.
+    Raises DeliveryRefused for a URL we will not call, TransientError when the network
+    failed. Also the HTTP client of the messaging sources' provider APIs."""
     target = resolve_target(url)
     conn = _pinned_connection(target)
     try:
         conn.request("POST", target.path, body=body, headers=headers)
         response = conn.getresponse()
-        status = response.status
-        text = response.read(RESPONSE_READ_LIMIT).decode("utf-8", "replace")
-        retry_after = _retry_after(response.getheader("Retry-After"))
+        return Answer(
+            response.status,
+            response.read(RESPONSE_READ_LIMIT).decode("utf-8", "replace"),
+            _retry_after(response.getheader("Retry-After")),
+        )
     except TimeoutError as exc:
         raise TransientError(f"Timed out after {TIMEOUT_SECONDS:g} s") from exc
     except (OSError, http.client.HTTPException) as exc:
         raise TransientError(f"Connection failed: {exc or type(exc).__name__}") from exc
     finally:
         conn.close()
+
+
+def post(url: str, body: bytes, headers: dict[str, str]) -> str:
+    """POST once. Returns a description on 2xx; raises DeliveryRefused for answers that
+    will not change by retrying, TransientError for those that may."""
+    answer = call(url, body, headers)
+    status, text, retry_after = answer.status, answer.text, answer.retry_after
     snippet = " ".join(text.split())[:ERROR_BODY_CHARS]
     error = f"HTTP {status}: {snippet}" if snippet else f"HTTP {status}"
     if 200 <= status < 300:
