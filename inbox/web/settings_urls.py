@@ -1,6 +1,6 @@
 from django.urls import path
 
-from inbox.web import policy_views, widget_views
+from inbox.web import policy_views, provider_event_views, widget_views
 from inbox.web import settings_views as views
 
 app_name = "inbox_settings"
@@ -40,6 +40,16 @@ urlpatterns = [
         "inboxes/<int:inbox_id>/chat/rotate-secret/",
         widget_views.widget_rotate_secret,
         name="widget_rotate_secret",
+    ),
+    path(
+        "messaging/unprocessed/",
+        provider_event_views.provider_event_list,
+        name="provider_event_list",
+    ),
+    path(
+        "messaging/unprocessed/<int:event_id>/process/",
+        provider_event_views.provider_event_reprocess,
+        name="provider_event_reprocess",
     ),
     path("email/failed/", views.failed_email_list, name="failed_email_list"),
     path(

@@ -77,12 +77,18 @@ def inbox_list(request: HttpRequest) -> HttpResponse:
         Inbox.objects.select_related("imap").prefetch_related("members", "teams").order_by("name")
     )
     from inbox.sources.email.inbound import needs_attention
+    from inbox.web.provider_event_views import needing_attention
 
     failed = needs_attention().count()
     return render(
         request,
         "web/settings/inbox_list.html",
-        {"inboxes": inboxes, "nav": "inboxes", "failed_emails": failed},
+        {
+            "inboxes": inboxes,
+            "nav": "inboxes",
+            "failed_emails": failed,
+            "unprocessed_deliveries": needing_attention().count(),
+        },
     )
 
 

@@ -267,3 +267,28 @@ def test_a_provider_address_outside_the_allowed_networks_is_refused(
     conversation = customer_conversation(bot, run_tasks)
     sent = reply(conversation, "hello", run_tasks, django_capture_on_commit_callbacks)
     assert sent.delivery_status == "failed" and "loopback" in sent.delivery_error
+
+
+def test_admins_see_what_could_not_be_processed_and_process_it_again(
+    bot, run_tasks, admin_web, agent_web
+) -> None:
+    deliver(bot, {"update_id": 9, "edited_message": message("<b>late</b> edit", message_id=4)})
+    run_tasks()
+    listing = admin_web.get("/settings/inboxes/").content.decode()
+    assert "1 messaging delivery could not be processed" in listing
+    page = admin_web.get("/settings/messaging/unprocessed/").content.decode()
+    assert "An edit of a message Parley never received." in page
+    assert "&lt;b&gt;late&lt;/b&gt; edit" in page and "<b>late</b>" not in page
+    assert agent_web.get("/settings/messaging/unprocessed/").status_code in (302, 403)
+    # The original arrives late; processing the edit again now works.
+    deliver(bot, {"update_id": 8, "message": message("early text", message_id=4)})
+    run_tasks()
+    event = ProviderEvent.objects.get(status="unprocessable")
+    done = admin_web.post(f"/settings/messaging/unprocessed/{event.pk}/process/")
+    assert done.status_code == 302
+    event.refresh_from_db()
+    assert event.status == "processed"
+    assert Message.objects.get(external_id="777:4").text == "<b>late</b> edit"
+    assert (
+        "Nothing to look at" in admin_web.get("/settings/messaging/unprocessed/").content.decode()
+    )
