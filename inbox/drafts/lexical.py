@@ -214,6 +214,22 @@ def confidence(match: Match, best: float) -> float:
     return strength * (match.score / best) ** 0.5 if best else 0.0
 
 
+def usable_languages(context: DraftContext, ids: list[int]) -> dict[int, str]:
+    """Of `ids`, the canned replies this agent (or, in the background, any agent of the
+    inbox) may use, with their language: one query over a few ids, not the whole library."""
+    from inbox.queries.canned import usable_canned_replies
+
+    usable = usable_canned_replies(context.agent, inbox_id=context.conversation.inbox_id)
+    return dict(usable.filter(pk__in=ids).values_list("id", "language"))
+
+
+def language_factor(customer: str, reply: str) -> float:
+    """The customer's language a little ahead, another language a little behind."""
+    if not customer or not reply:
+        return 1.0
+    return SAME_LANGUAGE if reply == customer else OTHER_LANGUAGE
+
+
 class CannedReplyRanker:
     """Engine: the canned replies whose words best match the customer's."""
 
@@ -222,24 +238,18 @@ class CannedReplyRanker:
 
     def suggest(self, context: DraftContext, limit: int) -> list[Suggestion]:
         from inbox.models import CannedReply
-        from inbox.queries.canned import usable_canned_replies
 
-        conversation = context.conversation
         ranked = rank(query_text(context.subject, context.text))[:CANDIDATES]
         if not ranked:
             return []
-        # Which of the best matches this agent (or, in the background, any agent of the
-        # inbox) may use: one query over a few ids, not over the whole library.
-        usable = usable_canned_replies(context.agent, inbox_id=conversation.inbox_id)
-        languages = dict(usable.filter(pk__in=[m.id for m in ranked]).values_list("id", "language"))
+        languages = usable_languages(context, [m.id for m in ranked])
         ranked = [m for m in ranked if m.id in languages]
         if not ranked:
             return []
         adjusted = []
         for match in ranked[: limit * 4]:
-            reply_language = languages.get(match.id) or ""
-            if context.language and reply_language:
-                factor = SAME_LANGUAGE if reply_language == context.language else OTHER_LANGUAGE
+            factor = language_factor(context.language, languages.get(match.id) or "")
+            if factor != 1.0:
                 match = Match(match.id, match.score * factor, match.evidence, match.words)
             adjusted.append(match)
         adjusted.sort(key=lambda m: -m.score)

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from inbox.drafts.engines import DraftContext, Suggestion
-from inbox.drafts.lexical import CANDIDATES, OTHER_LANGUAGE, SAME_LANGUAGE, query_text
+from inbox.drafts.lexical import CANDIDATES, language_factor, query_text, usable_languages
 
 if TYPE_CHECKING:
     import numpy as np
@@ -606,23 +606,6 @@ def _model_languages() -> tuple[str, ...]:
     return MODEL_LANGUAGES if configured is None else tuple(configured)
 
 
-def _usable_languages(context: DraftContext, ids: list[int]) -> dict[int, str]:
-    """Of `ids`, the replies this agent (or, in the background, any agent of the inbox) may
-    use, with their language: the lexical engine's scoping (usable_canned_replies)."""
-    from inbox.queries.canned import usable_canned_replies
-
-    usable = usable_canned_replies(context.agent, inbox_id=context.conversation.inbox_id)
-    return dict(usable.filter(pk__in=ids).values_list("id", "language"))
-
-
-def language_factor(customer: str, reply: str) -> float:
-    """The lexical engine's preference: the customer's language a little ahead, another
-    language a little behind."""
-    if not customer or not reply:
-        return 1.0
-    return SAME_LANGUAGE if reply == customer else OTHER_LANGUAGE
-
-
 class SemanticRanker:
     """Engine: the canned replies closest in meaning to the customer's words ("I can't get
     into my account" finds the password reset with no word in common)."""
@@ -650,7 +633,7 @@ class SemanticRanker:
         per_reply = np.maximum.reduceat(per_text, known.starts)
         best_first = np.argsort(-per_reply, kind="stable")[:CANDIDATES]
         similarity = {int(known.ids[i]): float(per_reply[i]) for i in best_first}
-        languages = _usable_languages(context, list(similarity))
+        languages = usable_languages(context, list(similarity))
         understood = _model_languages()
         damping = (
             OTHER_MODEL_LANGUAGE

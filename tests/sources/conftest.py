@@ -37,3 +37,26 @@ def sink() -> Iterator[tuple[Sink, int]]:
         yield handler, port
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def email_inbox(db: None, sink: tuple[Sink, int]) -> Any:
+    """An email inbox sending through the SMTP sink."""
+    from accounts.origin import SYSTEM
+    from inbox import actions
+    from tests.factories import AdminFactory
+
+    _, port = sink
+    return actions.create_inbox(
+        name="Acme Support",
+        kind="email",
+        actor=AdminFactory(),
+        origin=SYSTEM,
+        settings={
+            "address": "support@acme.example",
+            "smtp_host": "127.0.0.1",
+            "smtp_port": port,
+            "smtp_starttls": False,
+            "signature": "Acme Support · acme.example",
+        },
+    )

@@ -17,27 +17,13 @@ from inbox.sources.email.inbound import process_inbound_email, store_inbound_ema
 from inbox.sources.email.tokens import reply_address
 from tests.factories import AdminFactory, UserFactory
 from tests.servers import free_port
-from tests.sources.conftest import Sink
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def inbox(db: None, sink: tuple[Sink, int]) -> Inbox:
-    _, port = sink
-    return actions.create_inbox(
-        name="Acme Support",
-        kind="email",
-        actor=AdminFactory(),
-        origin=SYSTEM,
-        settings={
-            "address": "support@acme.example",
-            "smtp_host": "127.0.0.1",
-            "smtp_port": port,
-            "smtp_starttls": False,
-            "signature": "Acme Support · acme.example",
-        },
-    )
+def inbox(email_inbox: Inbox) -> Inbox:
+    return email_inbox  # tests/sources/conftest.py
 
 
 def customer_email(**headers: str) -> bytes:

@@ -21,24 +21,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def email_inbox(db, sink):
-    """An email inbox sending through the SMTP sink (tests/sources/conftest.py)."""
-    _, port = sink
-    return actions.create_inbox(
-        name="Acme Support",
-        kind="email",
-        actor=AdminFactory(),
-        origin=SYSTEM,
-        settings={
-            "address": "support@acme.example",
-            "smtp_host": "127.0.0.1",
-            "smtp_port": port,
-            "smtp_starttls": False,
-        },
-    )
-
-
-@pytest.fixture
 def chat(email_inbox):
     agent = UserFactory(name="Ben Okafor")
     inbox = actions.create_inbox(
