@@ -208,6 +208,9 @@ def receive_inbound_message(
                 conversation.waiting_since = conversation.waiting_since or at
             conversation.last_message_preview = _preview(preview or text) or "(attachment)"
             conversation.last_incoming_message_id = message.pk
+            conversation.last_customer_message_at = max(
+                conversation.last_customer_message_at or at, at
+            )
             if cc:
                 known = {entry.lower() for entry in conversation.cc}
                 added = [entry for entry in cc if entry.lower() not in known]
@@ -279,18 +282,33 @@ def send_reply(
     cc: Sequence[str] = (),
     started_from: dict[str, Any] | None = None,
     canned_attachment_ids: Sequence[int] = (),
+    tag: str = "",
+    template: dict[str, Any] | None = None,
 ) -> Message:
     """An agent's reply to the customer, queued for delivery by the inbox's source. `cc`:
     email addresses to copy ("Name <address>" or an address). `started_from`: the suggested
     draft or canned reply the agent started from (see `record_reply_metric`);
-    `canned_attachment_ids`: files of canned replies the author may use, sent along."""
+    `canned_attachment_ids`: files of canned replies the author may use, sent along.
+    `tag`: a Messenger/Instagram message tag; `template`: a WhatsApp template send (see
+    `send_template`). Refused (InboxError) when the platform's rules forbid it now
+    (inbox/sources/rules.py)."""
+    from inbox.sources.rules import refusal
+
     attachments = [*attachments, *_canned_files(author, conversation, canned_attachment_ids)]
     if not text.strip() and not attachments:
         raise InboxError("Write something or attach a file.", field="text")
     copies = _valid_cc(cc)
     with writing():
         conversation = lock_conversation(conversation.pk)
+        refused = refusal(conversation, template=template is not None, tag=tag)
+        if refused:
+            raise InboxError(refused, field="text")
         now = timezone.now()
+        extras: dict[str, Any] = {"cc": copies} if copies else {}
+        if tag:
+            extras["message_tag"] = tag
+        if template is not None:
+            extras["template"] = template
         message = Message.objects.create(
             conversation=conversation,
             inbox_id=conversation.inbox_id,
@@ -300,7 +318,7 @@ def send_reply(
             text=text,
             delivery_status=Message.Delivery.QUEUED,
             created_at=now,
-            data={"cc": copies} if copies else {},
+            data=extras,
         )
         stored = _store_attachments(message, attachments)
         record_reply_metric(

@@ -14,6 +14,7 @@ from inbox.models.email import ImapState, InboundEmail, InboxAddress
 from inbox.models.events import Event, EventCounter, EventStream, SocketSession
 from inbox.models.inboxes import Inbox
 from inbox.models.messages import Attachment, Message
+from inbox.models.messaging import MessageTemplate, SmsOptOut
 from inbox.models.webhooks import ProviderEvent
 from inbox.models.widget import WidgetVisitor
 
@@ -36,10 +37,12 @@ __all__ = [
     "InboxAddress",
     "Label",
     "Message",
+    "MessageTemplate",
     "ProviderEvent",
     "ReadPosition",
     "ReplyMemory",
     "ReplyMetric",
+    "SmsOptOut",
     "SocketSession",
     "SuggestionView",
     "WidgetVisitor",

@@ -66,6 +66,8 @@ class Conversation(models.Model):
     resolved_at = models.DateTimeField(null=True, blank=True)
     last_message_preview = models.CharField(max_length=200, blank=True)
     last_incoming_message_id = models.BigIntegerField(null=True, blank=True)
+    # When the customer last wrote: opens the messaging apps' 24-hour reply window.
+    last_customer_message_at = models.DateTimeField(null=True, blank=True)
     # Email: other people on the thread ("Name <address>"), offered as CC on replies.
     cc = models.JSONField(default=list, blank=True)
     # Human-touch policy (inbox/humantouch.py): why this conversation needs a person, e.g.

@@ -1,23 +1,30 @@
 """Source adapters, one package per channel. `deliver()` hands an outgoing message to the
-adapter of its inbox's kind."""
+adapter of its inbox's kind; inbox/sources/webhooks.py hands a provider's webhook delivery to
+its parser."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from django.utils.module_loading import import_string
+
 from inbox.models import Inbox, Message
+
+DELIVERERS: dict[str, str] = {
+    Inbox.Kind.API: "inbox.sources.api.outbound.deliver_api_message",
+    Inbox.Kind.EMAIL: "inbox.sources.email.outbound.deliver_email_message",
+    Inbox.Kind.WIDGET: "inbox.sources.widget.outbound.deliver_widget_message",
+    Inbox.Kind.TELEGRAM: "inbox.sources.telegram.outbound.deliver_telegram_message",
+    Inbox.Kind.WHATSAPP: "inbox.sources.whatsapp.outbound.deliver",
+    Inbox.Kind.MESSENGER: "inbox.sources.messenger.outbound.deliver",
+    Inbox.Kind.INSTAGRAM: "inbox.sources.instagram.outbound.deliver",
+    Inbox.Kind.SMS: "inbox.sources.sms.outbound.deliver",
+}
 
 
 def deliver(message: Message) -> str:
-    from inbox.sources.api.outbound import deliver_api_message
-    from inbox.sources.email.outbound import deliver_email_message
-    from inbox.sources.telegram.outbound import deliver_telegram_message
-    from inbox.sources.widget.outbound import deliver_widget_message
-
-    if message.inbox.kind == Inbox.Kind.API:
-        return deliver_api_message(message)
-    if message.inbox.kind == Inbox.Kind.EMAIL:
-        return deliver_email_message(message)
-    if message.inbox.kind == Inbox.Kind.TELEGRAM:
-        return deliver_telegram_message(message)
-    if message.inbox.kind == Inbox.Kind.WIDGET:
-        return deliver_widget_message(message)
-    return "no adapter"
+    path = DELIVERERS.get(message.inbox.kind)
+    if path is None:
+        return "no adapter"
+    adapter: Callable[[Message], str] = import_string(path)
+    return adapter(message)

@@ -8,9 +8,11 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from inbox.models import Inbox, ProviderEvent
 
@@ -20,6 +22,16 @@ MAX_BODY_BYTES = 1024 * 1024  # providers send small JSON; media comes by URL
 
 class Unprocessable(Exception):
     """The delivery is not one we can use (the message says why)."""
+
+
+class RetryLater(Exception):
+    """Not yet: e.g. a status report for a message whose send has not been recorded yet,
+    or a media download that failed on the network. The delivery stays pending and is
+    processed again after a delay; after RETRY_LIMIT attempts it is kept as unprocessable
+    with this reason."""
+
+
+RETRY_DELAYS = (5, 30, 120, 600)
 
 
 def secrets_match(expected: str, given: str) -> bool:
@@ -37,12 +49,20 @@ def store_event(inbox: Inbox, body: bytes) -> ProviderEvent:
     return event
 
 
-def _parser(inbox: Inbox) -> Callable[[ProviderEvent], None]:
-    if inbox.kind == Inbox.Kind.TELEGRAM:
-        from inbox.sources.telegram.inbound import process
+PARSERS: dict[str, str] = {
+    Inbox.Kind.TELEGRAM: "inbox.sources.telegram.inbound.process",
+    Inbox.Kind.WHATSAPP: "inbox.sources.whatsapp.inbound.process",
+    Inbox.Kind.MESSENGER: "inbox.sources.messenger.inbound.process",
+    Inbox.Kind.INSTAGRAM: "inbox.sources.instagram.inbound.process",
+    Inbox.Kind.SMS: "inbox.sources.sms.inbound.process",
+}
 
-        return process
-    raise Unprocessable(f"No webhook parser for {inbox.get_kind_display()} inboxes.")
+
+def _parser(inbox: Inbox) -> Callable[[ProviderEvent], None]:
+    if inbox.kind not in PARSERS:
+        raise Unprocessable(f"No webhook parser for {inbox.get_kind_display()} inboxes.")
+    parser: Callable[[ProviderEvent], None] = import_string(PARSERS[inbox.kind])
+    return parser
 
 
 def process_event(event: ProviderEvent) -> str:
@@ -54,6 +74,19 @@ def process_event(event: ProviderEvent) -> str:
         _parser(event.inbox)(event)
     except Unprocessable as exc:
         event.status, event.error = ProviderEvent.Status.UNPROCESSABLE, str(exc)[:2000]
+    except RetryLater as exc:
+        from inbox.tasks import process_provider_event
+
+        deferrable = process_provider_event.get_backend().supports_defer
+        if event.attempts > len(RETRY_DELAYS) or not deferrable:
+            event.status = ProviderEvent.Status.UNPROCESSABLE
+            event.error = f"{exc} (gave up after {event.attempts} attempts)"[:2000]
+        else:
+            event.error = f"Waiting: {exc}"[:2000]
+            event.save(update_fields=["attempts", "error"])
+            delay = timedelta(seconds=RETRY_DELAYS[event.attempts - 1])
+            process_provider_event.using(run_after=timezone.now() + delay).enqueue(event.pk)
+            return "retry"
     except Exception as exc:  # a bug of ours: kept pending for a retry, with the reason
         logger.exception("provider event %s could not be processed", event.pk)
         event.error = f"Unexpected error: {type(exc).__name__}: {exc}"[:2000]

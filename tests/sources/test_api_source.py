@@ -27,6 +27,7 @@ from accounts.models import User
 from accounts.origin import SYSTEM
 from inbox.actions import IdentityInput, create_inbox, receive_inbound_message, send_reply
 from inbox.models import Attachment, Contact, Conversation, Event, Inbox, Message
+from inbox.sources import http
 from inbox.sources.api import outbound, views
 
 pytestmark = pytest.mark.django_db
@@ -676,7 +677,7 @@ def test_connection_refused_and_timeout_are_retried(
         conversation = receive_inbound_message(
             inbox=inbox, identity=IdentityInput(kind="external", value="u"), text="hi"
         ).conversation
-        monkeypatch.setattr(outbound, "TIMEOUT_SECONDS", 0.3)
+        monkeypatch.setattr(http, "TIMEOUT_SECONDS", 0.3)
         callback.delay = 1.0
         message = reply(conversation, agent, django_capture_on_commit_callbacks)
         run_tasks()

@@ -6,184 +6,32 @@ the message as sent or failed through `set_delivery_status`."""
 
 from __future__ import annotations
 
-import email.utils
-import http.client
-import ipaddress
 import json
 import logging
-import socket
 import time
-import urllib.parse
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
 from inbox.models import ContactIdentity, Message
 from inbox.payloads import MESSAGE_PREFETCH, MESSAGE_SELECT, contact_summary, message_payload
 from inbox.sources.api.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
+from inbox.sources.http import (  # noqa: F401 (address_refusal, resolve_target: tests)
+    DeliveryRefused,
+    TransientError,
+    address_refusal,
+    call,
+    resolve_target,
+)
 
 logger = logging.getLogger(__name__)
 
-TIMEOUT_SECONDS = 10.0
 # Wait before attempt 2, 3, …; the message fails after the last one.
 RETRY_DELAYS = (10, 60, 5 * 60, 30 * 60, 2 * 60 * 60)
 MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
-# A Retry-After beyond this is treated as this: a message a day late is not a reply.
-MAX_RETRY_AFTER = 6 * 60 * 60
-RESPONSE_READ_LIMIT = 64 * 1024
 ERROR_BODY_CHARS = 200
 USER_AGENT = "Parley-Callback/1"
-
-
-class DeliveryRefused(Exception):
-    """We will not send to this URL (bad scheme, private address…). Permanent."""
-
-
-class TransientError(Exception):
-    """Worth trying again later."""
-
-    def __init__(self, message: str, *, retry_after: int | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-@dataclass(frozen=True)
-class _Target:
-    scheme: str
-    host: str
-    port: int
-    path: str
-    address: str  # the vetted IP we connect to, so DNS cannot change between check and use
-
-
-# --- The address guard ----------------------------------------------------------------------
-
-
-def address_refusal(address: str) -> str | None:
-    """Why we refuse to connect to this IP, or None when it is a public address."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone id
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    for reason, flag in (
-        ("loopback", ip.is_loopback),
-        ("link-local", ip.is_link_local),
-        ("multicast", ip.is_multicast),
-        ("unspecified", ip.is_unspecified),
-        ("reserved", ip.is_reserved),
-        ("private", ip.is_private or not ip.is_global),
-    ):
-        if flag:
-            return f"{address} is a {reason} address"
-    return None
-
-
-def resolve_target(url: str) -> _Target:
-    """Parse and vet a callback URL. Every address the host resolves to must be public
-    (unless OUTBOUND_ALLOW_PRIVATE_NETWORKS); we then connect to the first of them.
-    Raises DeliveryRefused, or TransientError when the name does not resolve."""
-    try:
-        parts = urllib.parse.urlsplit(url.strip())
-        port = parts.port
-    except ValueError as exc:
-        raise DeliveryRefused(f"The callback URL is not valid: {exc}") from exc
-    if parts.scheme not in ("http", "https"):
-        raise DeliveryRefused("The callback URL must start with http:// or https://")
-    if not parts.hostname:
-        raise DeliveryRefused("The callback URL has no host")
-    if parts.username or parts.password:
-        raise DeliveryRefused(
-            "The callback URL must not contain credentials; verify the signature instead"
-        )
-    port = port or (443 if parts.scheme == "https" else 80)
-    host = parts.hostname
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise TransientError(f"Cannot resolve {host}: {exc}") from exc
-    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
-    if not addresses:
-        raise TransientError(f"Cannot resolve {host}")
-    if not settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS:
-        for address in addresses:
-            reason = address_refusal(address)
-            if reason:
-                raise DeliveryRefused(
-                    f"Refused to call {host}: {reason}. Callbacks go to public addresses "
-                    "only unless OUTBOUND_ALLOW_PRIVATE_NETWORKS is set."
-                )
-    path = parts.path or "/"
-    if parts.query:
-        path += "?" + parts.query
-    return _Target(parts.scheme, host, port, path, addresses[0])
-
-
-# --- HTTP -----------------------------------------------------------------------------------
-
-
-def _pinned_connection(target: _Target) -> http.client.HTTPConnection:
-    """A connection to the vetted address that still speaks to the host by name (Host
-    header, TLS SNI and certificate check)."""
-    conn: http.client.HTTPConnection
-    if target.scheme == "https":
-        conn = http.client.HTTPSConnection(target.host, target.port, timeout=TIMEOUT_SECONDS)
-    else:
-        conn = http.client.HTTPConnection(target.host, target.port, timeout=TIMEOUT_SECONDS)
-
-    def connect(address: tuple[str, int], *args: Any, **kwargs: Any) -> socket.socket:
-        return socket.create_connection((target.address, address[1]), *args, **kwargs)
-
-    conn._create_connection = connect  # type: ignore[attr-defined]
-    return conn
-
-
-def _retry_after(value: str | None) -> int | None:
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        seconds = int(value)
-    else:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            return None
-        seconds = int((when - timezone.now()).total_seconds())
-    return max(0, min(seconds, MAX_RETRY_AFTER))
-
-
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    text: str  # at most RESPONSE_READ_LIMIT bytes of the body
-    retry_after: int | None
-
-
-def call(url: str, body: bytes, headers: dict[str, str]) -> Answer:
-    """POST once to a vetted address (see resolve_target); the answer whatever its status.
-    Raises DeliveryRefused for a URL we will not call, TransientError when the network
-    failed. Also the HTTP client of the messaging sources' provider APIs."""
-    target = resolve_target(url)
-    conn = _pinned_connection(target)
-    try:
-        conn.request("POST", target.path, body=body, headers=headers)
-        response = conn.getresponse()
-        return Answer(
-            response.status,
-            response.read(RESPONSE_READ_LIMIT).decode("utf-8", "replace"),
-            _retry_after(response.getheader("Retry-After")),
-        )
-    except TimeoutError as exc:
-        raise TransientError(f"Timed out after {TIMEOUT_SECONDS:g} s") from exc
-    except (OSError, http.client.HTTPException) as exc:
-        raise TransientError(f"Connection failed: {exc or type(exc).__name__}") from exc
-    finally:
-        conn.close()
 
 
 def post(url: str, body: bytes, headers: dict[str, str]) -> str:

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from inbox.models import ContactIdentity, Message
-from inbox.sources.api.outbound import DeliveryRefused, TransientError, call
+from inbox.sources.http import DeliveryRefused, TransientError, call
 
 RETRY_DELAYS = (10, 60, 5 * 60, 30 * 60, 2 * 60 * 60)
 MAX_TEXT = 4096  # Telegram's limit for one message

@@ -1,0 +1,1 @@
+"""Instagram direct messages (a professional account) as a source (docs/sources/instagram.md)."""

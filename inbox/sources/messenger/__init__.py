@@ -1,0 +1,1 @@
+"""Facebook Messenger (a Facebook Page) as a source (docs/sources/messenger.md)."""

@@ -1,0 +1,1 @@
+"""SMS and MMS through Twilio as a source (docs/sources/sms.md)."""

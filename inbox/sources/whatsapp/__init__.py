@@ -1,0 +1,1 @@
+"""WhatsApp Cloud API as a source (docs/sources/whatsapp.md)."""
