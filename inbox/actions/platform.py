@@ -84,6 +84,28 @@ def unsend_message(*, message: Message, at: datetime | None = None) -> Message:
     return message
 
 
+def append_to_inbound_message(
+    *, message: Message, attachments: Sequence[AttachmentInput], text: str = "", part_id: str
+) -> Message:
+    """Another part of one customer message (a Telegram media group: several photos sent
+    together arrive as separate updates): its files join the stored message, its text is
+    appended. Idempotent on `part_id` (kept in data["parts"])."""
+    with writing():
+        message = Message.objects.select_for_update(no_key=True).get(pk=message.pk)
+        data = dict(message.data or {})
+        parts = list(data.get("parts") or [])
+        if part_id in parts:
+            return message
+        data["parts"] = [*parts, part_id]
+        _store_attachments(message, attachments)
+        if text and text not in message.text:
+            message.text = f"{message.text}\n{text}" if message.text else text
+        message.data = data
+        message.save(update_fields=["text", "data", "updated_at"])
+        message_updated(message)
+    return message
+
+
 def record_echo(
     *,
     inbox: Inbox,
@@ -195,6 +217,7 @@ def set_sms_opt_out(*, inbox: Inbox, phone: str, opted_out: bool, keyword: str =
 
 
 __all__ = [
+    "append_to_inbound_message",
     "provider_message",
     "react_to_message",
     "record_echo",

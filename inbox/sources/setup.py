@@ -31,8 +31,10 @@ class SourceSetup:
     kind: str
     fields: tuple[SetupField, ...]
     webhook_url_name: str  # a URL name taking `inbox_id` (the inbox's public id)
-    # Returns a line saying what worked; raises ConnectionProblem.
-    test_connection: Callable[[Inbox], str]
+    # test_connection(inbox, webhook_url) calls the provider with the inbox's settings (and
+    # may register the webhook URL, as Telegram's setWebhook); returns a line saying what
+    # worked; raises ConnectionProblem.
+    test_connection: Callable[[Inbox, str], str]
     docs: str  # e.g. "docs/sources/whatsapp.md"
     # Meta's subscription handshake: a verify token is generated and shown to copy.
     verify_token: bool = False
