@@ -40,6 +40,22 @@ class MessageCreate(serializers.Serializer[Any]):
         default=list,
         help_text="Files of canned replies to send along (their ids)",
     )
+    tag = serializers.CharField(
+        max_length=40,
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text="Messenger/Instagram: a message tag, to write after the 24-hour window",
+    )
+    template_id = _id(
+        required=False, help_text="WhatsApp: send this approved template (text is ignored)"
+    )
+    template_params = serializers.DictField(
+        required=False,
+        default=dict,
+        help_text='The template\'s parameters: {"header": [...], "body": [...] or {name: value}, '
+        '"buttons": {"0": [...]}}',
+    )
 
 
 class CannedReplyPreview(serializers.Serializer[Any]):
@@ -53,11 +69,18 @@ class SuggestionRef(serializers.Serializer[Any]):
 
 
 class ConversationStart(serializers.Serializer[Any]):
+    """Email: to_email, subject, text. WhatsApp: to_phone, template_id, template_params."""
+
     inbox = _id()
-    to_email = serializers.EmailField(max_length=254)
+    to_email = serializers.EmailField(max_length=254, required=False)
+    to_phone = serializers.CharField(max_length=32, required=False)
     to_name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-    subject = serializers.CharField(max_length=300)
-    text = serializers.CharField(max_length=65536, trim_whitespace=False)
+    subject = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+    text = serializers.CharField(
+        max_length=65536, trim_whitespace=False, required=False, allow_blank=True, default=""
+    )
+    template_id = _id(required=False)
+    template_params = serializers.DictField(required=False, default=dict)
 
 
 class AssignInput(serializers.Serializer[Any]):

@@ -21,6 +21,7 @@ from accounts.models import Team, User
 from accounts.origin import Origin
 from accounts.permissions import IsAdminRole, is_admin
 from inbox import actions, canned
+from inbox.actions.templates import send_template, start_whatsapp_conversation, store_templates
 from inbox.api import serializers as s
 from inbox.api.files import PayloadTooLarge, uploaded_attachments
 from inbox.models import (
@@ -31,6 +32,7 @@ from inbox.models import (
     Inbox,
     Label,
     Message,
+    MessageTemplate,
 )
 from inbox.payloads import (
     CONVERSATION_PREFETCH,
@@ -47,6 +49,9 @@ from inbox.presence import online_user_ids
 from inbox.queries import conversations as q
 from inbox.queries.access import can_see_inbox, visible_contacts, visible_inboxes
 from inbox.queries.canned import visible_canned_replies
+from inbox.sources.meta import GraphError
+from inbox.sources.whatsapp.templates import fetch as fetch_templates
+from inbox.sources.whatsapp.templates import spec as template_spec
 
 PAGE_SIZE = 25
 MAX_PAGE_SIZE = 100
@@ -112,6 +117,12 @@ class ConversationViewSet(viewsets.ViewSet):
     def _answer(self, request: Request, conversation: Conversation) -> Response:
         return Response(conversation_json(self._get(request, conversation.pk)))
 
+    def _template(self, inbox: Inbox, template_id: int | None) -> MessageTemplate:
+        template = MessageTemplate.objects.filter(pk=template_id or 0, inbox=inbox).first()
+        if template is None:
+            raise ValidationError({"template_id": ["Choose one of this inbox's templates."]})
+        return template
+
     @extend_schema(
         operation_id="conversations_list",
         parameters=[
@@ -171,15 +182,27 @@ class ConversationViewSet(viewsets.ViewSet):
         if inbox is None:
             raise ValidationError({"inbox": ["No such inbox."]})
         try:
-            message = actions.start_conversation(
-                inbox=inbox,
-                author=me,
-                to=actions.IdentityInput(
-                    kind="email", value=data["to_email"], name=data["to_name"]
-                ),
-                subject=data["subject"],
-                text=data["text"],
-            )
+            if inbox.kind == Inbox.Kind.WHATSAPP:
+                message = start_whatsapp_conversation(
+                    inbox=inbox,
+                    author=me,
+                    phone=data.get("to_phone") or "",
+                    name=data["to_name"],
+                    template=self._template(inbox, data.get("template_id")),
+                    params=data["template_params"],
+                )
+            else:
+                if not data.get("to_email"):
+                    raise ValidationError({"to_email": ["Write the address to write to."]})
+                message = actions.start_conversation(
+                    inbox=inbox,
+                    author=me,
+                    to=actions.IdentityInput(
+                        kind="email", value=data["to_email"], name=data["to_name"]
+                    ),
+                    subject=data["subject"],
+                    text=data["text"],
+                )
         except actions.InboxError as exc:
             raise _refuse(exc) from exc
         return Response(
@@ -290,6 +313,13 @@ class ConversationViewSet(viewsets.ViewSet):
                 message = actions.add_note(
                     conversation=conversation, author=_me(request), text=data["text"]
                 )
+            elif data.get("template_id"):
+                message = send_template(
+                    conversation=conversation,
+                    author=_me(request),
+                    template=self._template(conversation.inbox, data["template_id"]),
+                    params=data["template_params"],
+                )
             else:
                 message = actions.send_reply(
                     conversation=conversation,
@@ -303,6 +333,7 @@ class ConversationViewSet(viewsets.ViewSet):
                         "candidate": data.get("candidate") or 0,
                         "canned_reply_id": data.get("canned_reply_id"),
                     },
+                    tag=data["tag"],
                 )
         except actions.InboxError as exc:
             raise _refuse(exc) from exc
@@ -473,6 +504,15 @@ def inbox_json(inbox: Inbox, *, full: bool) -> dict[str, Any]:
     return body
 
 
+def _templates_json(inbox: Inbox) -> dict[str, Any]:
+    rows = list(MessageTemplate.objects.filter(inbox=inbox).order_by("name", "language"))
+    synced = max((row.synced_at for row in rows), default=None)
+    return {
+        "results": [template_spec(row) for row in rows],
+        "synced_at": synced.isoformat() if synced else None,
+    }
+
+
 class InboxViewSet(viewsets.ViewSet):
     """Inboxes you can see; admins create and configure them (secret values are write-only)."""
 
@@ -528,6 +568,26 @@ class InboxViewSet(viewsets.ViewSet):
         except actions.InboxError as exc:
             raise _refuse(exc) from exc
         return Response(inbox_json(inbox, full=True))
+
+    @extend_schema(responses=OBJ)
+    @action(detail=True, methods=["get"])
+    def templates(self, request: Request, pk: Any = None) -> Response:
+        """WhatsApp: the inbox's message templates as last synced, with their parameters
+        and whether Parley can send them."""
+        return Response(_templates_json(self._get(request, pk)))
+
+    @extend_schema(request=None, responses=OBJ)
+    @action(detail=True, methods=["post"], url_path="templates/sync")
+    def sync_templates(self, request: Request, pk: Any = None) -> Response:
+        """WhatsApp: fetch the templates from the provider now."""
+        inbox = self._get(request, pk)
+        if inbox.kind != Inbox.Kind.WHATSAPP:
+            raise ValidationError({"detail": "Only WhatsApp inboxes have templates."})
+        try:
+            store_templates(inbox=inbox, rows=fetch_templates(inbox))
+        except GraphError as exc:
+            raise ValidationError({"detail": f"WhatsApp answered: {exc}"}) from exc
+        return Response(_templates_json(inbox))
 
     @extend_schema(request=s.InboxAccess, responses=OBJ)
     @action(detail=True, methods=["put"])

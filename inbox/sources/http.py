@@ -13,6 +13,7 @@ import http.client
 import ipaddress
 import socket
 import urllib.parse
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -242,3 +243,30 @@ def download(url: str, headers: dict[str, str], *, max_bytes: int) -> Download:
         finally:
             conn.close()
     raise DeliveryRefused(f"More than {MAX_REDIRECTS} redirects")
+
+
+def multipart(
+    fields: dict[str, str], files: list[tuple[str, str, str, bytes]]
+) -> tuple[bytes, str]:
+    """A multipart/form-data body: `fields`, then `files` as (field name, filename, content
+    type, content). Returns the body and its Content-Type header."""
+    boundary = uuid.uuid4().hex
+
+    def clean(value: str) -> str:
+        return value.replace('"', "").replace("\r", "").replace("\n", "")
+
+    parts = [
+        (
+            f"--{boundary}\r\nContent-Disposition: form-data; "
+            f'name="{clean(name)}"\r\n\r\n{value}\r\n'
+        ).encode()
+        for name, value in fields.items()
+    ]
+    for name, filename, content_type, content in files:
+        head = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{clean(name)}"; '
+            f'filename="{clean(filename) or "file"}"\r\nContent-Type: {clean(content_type)}\r\n\r\n'
+        )
+        parts.append(head.encode() + content + b"\r\n")
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"

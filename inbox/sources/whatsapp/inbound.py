@@ -1,0 +1,287 @@
+"""WhatsApp Cloud API webhooks into messages
+(https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/components).
+
+A delivery holds `entry[].changes[]`; each change's `value.metadata.phone_number_id` must be
+this inbox's number (a payload naming another number is kept as unprocessable, never attached
+to another inbox's conversation). Fields:
+- `messages`: customer messages (`value.messages`, with `value.contacts` for names) and
+  status reports of ours (`value.statuses`: sent, delivered, read, failed; in any order);
+- `smb_message_echoes`: messages the business sent from the WhatsApp Business app on the
+  same number (coexistence), stored as outgoing;
+- `message_template_status_update`: a template approved, rejected or paused.
+The sender's `wa_id` is their identity in this inbox; `+wa_id` is their phone number. The
+message's `wamid` is its external id: a redelivered webhook is stored once."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from inbox.actions.contacts import IdentityInput
+from inbox.actions.messages import AttachmentInput
+from inbox.models import Inbox, Message, ProviderEvent
+from inbox.sources import media
+from inbox.sources.meta import Graph, GraphError
+from inbox.sources.webhooks import RetryLater, Unprocessable
+
+MEDIA_TYPES = ("image", "audio", "video", "document", "sticker")
+STATUSES = {
+    "sent": Message.Delivery.SENT,
+    "delivered": Message.Delivery.DELIVERED,
+    "read": Message.Delivery.READ,
+    "failed": Message.Delivery.FAILED,
+}
+IGNORED_FIELDS = {"smb_app_state_sync", "account_update", "phone_number_quality_update"}
+
+
+def _payload(event: ProviderEvent) -> dict[str, Any]:
+    try:
+        payload = json.loads(bytes(event.body))
+    except ValueError as exc:
+        raise Unprocessable("The delivery is not JSON.") from exc
+    if not isinstance(payload, dict) or not isinstance(payload.get("entry"), list):
+        raise Unprocessable("Not a WhatsApp webhook delivery (no entry list).")
+    return payload
+
+
+def _when(value: Any) -> datetime | None:
+    return datetime.fromtimestamp(int(value), tz=UTC) if str(value or "").isdigit() else None
+
+
+def process(event: ProviderEvent) -> None:
+    inbox = event.inbox
+    mine = str((inbox.settings or {}).get("phone_number_id") or "")
+    handled = 0
+    for entry in _payload(event)["entry"]:
+        for change in (entry or {}).get("changes") or []:
+            field = str((change or {}).get("field") or "")
+            value = (change or {}).get("value") or {}
+            if not isinstance(value, dict):
+                raise Unprocessable(f"The {field or '?'} change has no value object.")
+            if field == "message_template_status_update":
+                _template_status(inbox, value)
+                handled += 1
+                continue
+            if field in IGNORED_FIELDS:
+                handled += 1
+                continue
+            if field not in ("messages", "smb_message_echoes"):
+                raise Unprocessable(f"WhatsApp change of a kind not handled: {field or '?'}")
+            number = str((value.get("metadata") or {}).get("phone_number_id") or "")
+            if number != mine:
+                raise Unprocessable(
+                    f"The delivery names phone number id {number or '(none)'}; this inbox is "
+                    f"{mine or 'not set up'}. Nothing was stored."
+                )
+            if field == "smb_message_echoes":
+                for echo in value.get("message_echoes") or []:
+                    _echo(event, echo)
+                    handled += 1
+                continue
+            names = {
+                str(c.get("wa_id")): str((c.get("profile") or {}).get("name") or "")
+                for c in value.get("contacts") or []
+                if isinstance(c, dict)
+            }
+            for message in value.get("messages") or []:
+                _message(event, message, names)
+                handled += 1
+            for status in value.get("statuses") or []:
+                _status(inbox, status)
+                handled += 1
+            for error in value.get("errors") or []:
+                raise Unprocessable(f"WhatsApp reported an error: {_error_text([error])}")
+    if not handled:
+        raise Unprocessable("The delivery holds no message, status or template update.")
+
+
+# --- Customer messages ------------------------------------------------------------------------
+
+
+def _error_text(errors: Any) -> str:
+    parts = []
+    for error in errors if isinstance(errors, list) else []:
+        if not isinstance(error, dict):
+            continue
+        code = error.get("code")
+        title = str(error.get("title") or error.get("message") or "error")
+        details = str((error.get("error_data") or {}).get("details") or "")
+        text = f"(#{code}) {title}" if code else title
+        parts.append(f"{text}: {details}" if details and details != title else text)
+    return "; ".join(parts) or "no reason given"
+
+
+def _download(event: ProviderEvent, kind: str, item: dict[str, Any]) -> AttachmentInput:
+    """Media by id: ask the Graph API for its (short-lived) URL, then fetch it with the
+    token. Raises media.MediaProblem or RetryLater."""
+    media_id = str(item.get("id") or "")
+    if not media_id:
+        raise media.MediaProblem("the message carries no media id")
+    token = str(event.inbox.get_secrets().get("access_token") or "")
+    try:
+        described = Graph(token).request(media_id, method="GET")
+    except GraphError as exc:
+        if exc.transient and event.attempts <= 3:
+            raise RetryLater(f"Looking up media {media_id} failed: {exc}") from exc
+        raise media.MediaProblem(str(exc)) from exc
+    url = str(described.get("url") or "")
+    if not url:
+        raise media.MediaProblem("WhatsApp gave no download URL")
+    return media.fetch_media(
+        url,
+        kind="voice" if kind == "audio" and item.get("voice") else kind,
+        attempt=event.attempts,
+        headers={"Authorization": f"Bearer {token}"},
+        declared_type=str(item.get("mime_type") or described.get("mime_type") or ""),
+        filename=str(item.get("filename") or ""),
+    )
+
+
+def _location_text(location: dict[str, Any]) -> str:
+    lat, lng = location.get("latitude"), location.get("longitude")
+    words = ", ".join(str(location[k]) for k in ("name", "address") if location.get(k))
+    link = f"https://www.openstreetmap.org/?mlat={lat}&mlon={lng}" if lat and lng else ""
+    return " ".join(part for part in (f"📍 {words or 'Location'}", link) if part)
+
+
+def _vcard(card: dict[str, Any]) -> tuple[str, bytes]:
+    name = str((card.get("name") or {}).get("formatted_name") or "Contact")
+    lines = ["BEGIN:VCARD", "VERSION:3.0", f"FN:{name}"]
+    phones = [p for p in card.get("phones") or [] if isinstance(p, dict)]
+    emails = [e for e in card.get("emails") or [] if isinstance(e, dict)]
+    lines += [f"TEL:{p.get('phone')}" for p in phones if p.get("phone")]
+    lines += [f"EMAIL:{e.get('email')}" for e in emails if e.get("email")]
+    lines.append("END:VCARD")
+    summary = " · ".join([name, *(str(p.get("phone")) for p in phones if p.get("phone"))])
+    return summary, ("\r\n".join(lines) + "\r\n").encode()
+
+
+def _content(
+    event: ProviderEvent, message: dict[str, Any]
+) -> tuple[str, list[AttachmentInput], dict[str, Any]]:
+    """Text, files and extras of one message."""
+    kind = str(message.get("type") or "")
+    body = message.get(kind) if isinstance(message.get(kind), dict) else {}
+    assert isinstance(body, dict)
+    extras: dict[str, Any] = {}
+    if kind == "text":
+        return str(body.get("body") or ""), [], extras
+    if kind in MEDIA_TYPES:
+        caption = str(body.get("caption") or "")
+        try:
+            return caption, [_download(event, kind, body)], extras
+        except media.MediaProblem as exc:
+            extras["media_error"] = str(exc)
+            text = media.placeholder("voice" if body.get("voice") else kind, str(exc))
+            return "\n".join(p for p in (caption, text) if p), [], extras
+    if kind == "location":
+        extras["location"] = body
+        return _location_text(body), [], extras
+    if kind == "contacts":
+        files, lines = [], []
+        for card in message.get("contacts") or []:
+            summary, vcard = _vcard(card if isinstance(card, dict) else {})
+            lines.append(f"👤 {summary}")
+            files.append(AttachmentInput(f"{summary.split(' · ')[0]}.vcf", "text/vcard", vcard))
+        return "\n".join(lines) or media.placeholder("contacts"), files, extras
+    if kind == "button":  # a template's quick-reply button
+        extras["button_payload"] = str(body.get("payload") or "")
+        return str(body.get("text") or ""), [], extras
+    if kind == "interactive":
+        reply = body.get("button_reply") or body.get("list_reply") or {}
+        extras["reply_id"] = str(reply.get("id") or "")
+        title = str(reply.get("title") or "")
+        return (title or media.placeholder("interactive reply")), [], extras
+    if kind in ("unsupported", "unknown"):
+        extras["provider_error"] = _error_text(message.get("errors"))
+        return "[A kind of WhatsApp message that WhatsApp does not pass on]", [], extras
+    return media.placeholder(kind or "message"), [], extras
+
+
+def _message(event: ProviderEvent, message: Any, names: dict[str, str]) -> None:
+    from inbox.actions import receive_inbound_message
+    from inbox.actions.platform import provider_message, react_to_message
+
+    if not isinstance(message, dict):
+        raise Unprocessable("A message that is not an object.")
+    sender, wamid = str(message.get("from") or ""), str(message.get("id") or "")
+    if not sender.isdigit() or not wamid:
+        raise Unprocessable("A message without its sender (from) or id.")
+    if message.get("type") == "reaction":
+        reaction = message.get("reaction") or {}
+        target = provider_message(event.inbox, str(reaction.get("message_id") or ""))
+        if target is None:
+            raise Unprocessable("A reaction to a message Parley does not have.")
+        react_to_message(message=target, emoji=str(reaction.get("emoji") or ""))
+        return
+    if provider_message(event.inbox, wamid) is not None:
+        return  # a redelivery: nothing to download again
+    text, files, extras = _content(event, message)
+    context = message.get("context") or {}
+    if context.get("id"):
+        extras["reply_to"] = str(context["id"])
+    receive_inbound_message(
+        inbox=event.inbox,
+        identity=IdentityInput(
+            kind="external", value=sender, name=names.get(sender, ""), phone=f"+{sender}"
+        ),
+        text=text,
+        external_id=wamid,
+        attachments=files,
+        received_at=_when(message.get("timestamp")),
+        data={"whatsapp": {"type": message.get("type"), **extras, "raw": message}},
+    )
+
+
+def _status(inbox: Inbox, status: Any) -> None:
+    from inbox.actions.platform import record_provider_status
+
+    if not isinstance(status, dict) or not status.get("id"):
+        raise Unprocessable("A status without the message id.")
+    state = STATUSES.get(str(status.get("status") or ""))
+    if state is None:
+        return  # e.g. "deleted", "warning": nothing agents act on
+    error = _error_text(status.get("errors")) if state == Message.Delivery.FAILED else ""
+    stored = record_provider_status(
+        inbox=inbox,
+        provider_id=str(status["id"]),
+        status=state,
+        error=f"WhatsApp could not deliver it: {error}" if error else "",
+    )
+    if stored is None:
+        if Message.objects.filter(
+            inbox=inbox, data__whatsapp_sent__icontains=str(status["id"])
+        ).exists():
+            return  # a later part (a file) of a message: it follows its first part
+        raise RetryLater(f"A status for {status['id']}, a message not recorded (yet).")
+
+
+def _echo(event: ProviderEvent, echo: Any) -> None:
+    from inbox.actions.platform import record_echo
+
+    if not isinstance(echo, dict) or not str(echo.get("to") or "").isdigit():
+        raise Unprocessable("An echo without its recipient (to).")
+    text, files, extras = _content(event, echo)
+    record_echo(
+        inbox=event.inbox,
+        identity=IdentityInput(kind="external", value=str(echo["to"]), phone=f"+{echo['to']}"),
+        text=text,
+        external_id=str(echo.get("id") or ""),
+        via="WhatsApp Business app",
+        attachments=files,
+        sent_at=_when(echo.get("timestamp")),
+        data={"whatsapp": {"type": echo.get("type"), **extras}},
+    )
+
+
+def _template_status(inbox: Inbox, value: dict[str, Any]) -> None:
+    from inbox.actions.templates import set_template_status
+
+    set_template_status(
+        inbox=inbox,
+        provider_id=str(value.get("message_template_id") or ""),
+        name=str(value.get("message_template_name") or ""),
+        language=str(value.get("message_template_language") or ""),
+        status=str(value.get("event") or ""),
+    )
