@@ -1,6 +1,6 @@
 from django.urls import path
 
-from inbox.web import policy_views, provider_event_views, widget_views
+from inbox.web import messaging_views, policy_views, provider_event_views, widget_views
 from inbox.web import settings_views as views
 
 app_name = "inbox_settings"
@@ -40,6 +40,21 @@ urlpatterns = [
         "inboxes/<int:inbox_id>/chat/rotate-secret/",
         widget_views.widget_rotate_secret,
         name="widget_rotate_secret",
+    ),
+    path(
+        "inboxes/new/<str:kind>/",
+        messaging_views.messaging_inbox_create,
+        name="messaging_inbox_create",
+    ),
+    path(
+        "inboxes/<int:inbox_id>/messaging/",
+        messaging_views.messaging_inbox_edit,
+        name="messaging_inbox_edit",
+    ),
+    path(
+        "inboxes/<int:inbox_id>/messaging/test/",
+        messaging_views.messaging_inbox_test,
+        name="messaging_inbox_test",
     ),
     path(
         "messaging/unprocessed/",

@@ -118,6 +118,12 @@ def inbox_create(request: HttpRequest) -> HttpResponse:
 @admin_required
 def inbox_edit(request: HttpRequest, inbox_id: int) -> HttpResponse:
     inbox = get_object_or_404(Inbox, pk=inbox_id)
+    if inbox.kind == Inbox.Kind.EMAIL:
+        return redirect("inbox_settings:email_inbox_edit", inbox_id=inbox.pk)
+    if inbox.kind == Inbox.Kind.WIDGET:
+        return redirect("inbox_settings:widget_inbox_edit", inbox_id=inbox.pk)
+    if inbox.kind != Inbox.Kind.API:
+        return redirect("inbox_settings:messaging_inbox_edit", inbox_id=inbox.pk)
     initial: dict[str, Any] = {
         "name": inbox.name,
         "callback_url": inbox.settings.get("callback_url", ""),

@@ -594,3 +594,58 @@ def test_template_status_webhook_and_test_connection(inbox, graph, run_tasks) ->
     post(inbox, update)
     run_tasks()
     assert MessageTemplate.objects.get(name="order_update").status == "PAUSED"
+
+
+def test_admins_set_it_up_copy_the_webhook_and_test_the_connection(
+    graph, admin_web, agent_web
+) -> None:
+    from inbox.models import Inbox
+
+    assert agent_web.get("/settings/inboxes/new/whatsapp/").status_code in (302, 403)
+    page = admin_web.get("/settings/inboxes/new/whatsapp/")
+    assert page.status_code == 200 and b"Phone number id" in page.content
+    created = admin_web.post(
+        "/settings/inboxes/new/whatsapp/",
+        {
+            "name": "Support WhatsApp",
+            "phone_number_id": NUMBER_ID,
+            "business_account_id": "WABA1",
+            "access_token": "EAAG-token",
+            "app_secret": APP_SECRET,
+        },
+    )
+    inbox = Inbox.objects.get(kind="whatsapp")
+    assert created.status_code == 302 and created["Location"].endswith(f"/{inbox.pk}/messaging/")
+    stored = inbox.get_secrets()
+    assert stored["access_token"] == "EAAG-token" and len(stored["verify_token"]) > 20
+    page = admin_web.get(f"/settings/inboxes/{inbox.pk}/", follow=True)
+    html = page.content.decode()
+    assert f"/sources/whatsapp/{inbox.public_id}/" in html and stored["verify_token"] in html
+    assert "EAAG-token" not in html and APP_SECRET not in html  # secrets never shown back
+    # Saving with the secret fields blank keeps them.
+    admin_web.post(
+        f"/settings/inboxes/{inbox.pk}/messaging/",
+        {"name": "Support WA", "phone_number_id": NUMBER_ID, "business_account_id": "WABA1"},
+    )
+    inbox.refresh_from_db()
+    assert inbox.name == "Support WA" and inbox.get_secrets()["access_token"] == "EAAG-token"
+
+    graph.queue(
+        f"/v21.0/{NUMBER_ID}",
+        401,
+        {"error": {"message": "Invalid OAuth access token", "code": 190}},
+    )
+    failed = admin_web.post(f"/settings/inboxes/{inbox.pk}/messaging/test/", follow=True)
+    assert (
+        "Test connection failed: WhatsApp answered: (#190) Invalid OAuth access token"
+        in failed.content.decode()
+    )
+    graph.queue(
+        f"/v21.0/{NUMBER_ID}",
+        200,
+        {"display_phone_number": "+1 555 000 1111", "verified_name": "Shop"},
+    )
+    graph.queue("/v21.0/WABA1/message_templates", 200, {"data": TEMPLATES})
+    passed = admin_web.post(f"/settings/inboxes/{inbox.pk}/messaging/test/", follow=True)
+    html = passed.content.decode()
+    assert "Connected to “Shop”" in html and "order_update" in html and "Rejected" in html
