@@ -14,6 +14,7 @@ import { initComposer, renderFiles, restoreDraft, saveDraft, setMode, startDraft
 import { clearPresence, onTypingFrame, onViewingFrame, onVisitorTypingFrame } from "./presence.js";
 import { applyEvent, onConversationFromApi, renderNotifyButton } from "./events.js";
 import { initNewConversation, renderNewConversationButton } from "./newconv.js";
+import { initRules } from "./rules.js";
 
 // The calls lower modules make upwards (see `hooks` in state.js).
 Object.assign(hooks, { act, onConversationFromApi, renderFiles, restoreDraft, saveDraft, startDraftBaseline, stopTyping });
@@ -158,6 +159,7 @@ function wire() {
   initHeader();
   initSidebar();
   initComposer();
+  initRules();
   initNewConversation((id) => openConversation(id));
 
   document.addEventListener("click", (event) => {

@@ -6,6 +6,7 @@ import { sendFrame } from "./socket.js";
 import { ME, hooks, state } from "./state.js";
 import { addMessageToThread, maxMessageId, msgEls, scroller, scrollToBottom } from "./thread.js";
 import { initCanned, onCannedInput, onCannedKey } from "./canned.js";
+import { currentTag, renderRules } from "./rules.js";
 import { forgetSuggestions, initSuggestions, loadSuggestions, onComposerEdited, renderSegments } from "./suggestions.js";
 
 export const textarea = $("composer-text");
@@ -81,6 +82,7 @@ export function setMode(mode) {
   $("composer-send").textContent = note ? "Add note" : "Send";
   if (note) $("stale").hidden = true;
   renderCc();
+  renderRules();
 }
 
 let typingActive = false;
@@ -154,7 +156,8 @@ async function send(force) {
     const cc = kind === "message" ? selectedCc() : [];
     const origin = kind === "message" && state.origin ? state.origin : {};
     const canned_attachments = cannedFiles.map((f) => f.id);
-    let request = { method: "POST", body: { text, kind, cc, canned_attachments, ...origin } };
+    const tag = kind === "message" ? currentTag() : "";
+    let request = { method: "POST", body: { text, kind, cc, canned_attachments, tag, ...origin } };
     if (files.length) {
       const form = new FormData();
       form.append("text", text);
@@ -162,6 +165,7 @@ async function send(force) {
       for (const entry of cc) form.append("cc", entry);
       for (const [key, value] of Object.entries(origin)) form.append(key, String(value));
       for (const fileId of canned_attachments) form.append("canned_attachments", String(fileId));
+      if (tag) form.append("tag", tag);
       for (const file of files) form.append("attachments", file, file.name);
       request = { method: "POST", form };
     }

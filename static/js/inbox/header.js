@@ -4,6 +4,7 @@ import { $, h, fullFmt, labelChip, parseDate, toast, STATUS_LABEL } from "./dom.
 import { api, serial } from "./api.js";
 import { ME, hooks, state } from "./state.js";
 import { renderSideLabels } from "./sidebar.js";
+import { renderRules } from "./rules.js";
 
 export function renderHeader() {
   const c = state.convs.get(state.openId);
@@ -32,6 +33,7 @@ export function renderHeader() {
   renderAssignee(c);
   renderTeams(c);
   renderSideLabels(c);
+  renderRules();
 }
 
 async function renderAssignee(c) {

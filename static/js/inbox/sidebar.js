@@ -4,6 +4,7 @@
 import { $, h, dateYearFmt, initials, labelChip, parseDate, relTime, safeColor, STATUS_LABEL } from "./dom.js";
 import { api } from "./api.js";
 import { hooks, ME, state } from "./state.js";
+import { renderRules } from "./rules.js";
 
 // ---------------------------------------------------------------- website visitor
 // Who is behind a website chat: verified by the site or not, on the site now (which page),
@@ -103,6 +104,23 @@ function renderContact() {
   $("contact-notes").hidden = !contact.notes;
   $("contact-notes-none").hidden = Boolean(contact.notes);
   $("contact-merge").hidden = !(ME && ME.role === "admin");
+  const optOuts = (contact.sms_opt_outs || []).map((o) => (inboxNames.get(o.inbox_id) || "an SMS inbox") + (o.keyword ? " (" + o.keyword + ")" : ""));
+  $("contact-optout").textContent = optOuts.length ? "Opted out of SMS from " + optOuts.join(", ") + ": nothing is sent to this number there." : "";
+  $("contact-optout").hidden = !optOuts.length;
+  // Same phone number as another contact: offered, never merged on its own (a shared family
+  // or office number is not one person).
+  const same = contact.same_phone || [];
+  const admin = ME && ME.role === "admin";
+  $("same-phone").replaceChildren(...(same.length ? [
+    h("p", { class: "small" }, "Same phone number as:"),
+    h("ul", { class: "merge-results" }, same.map((other) => h("li", null, [
+      h("span", null, other.name || "Contact #" + other.id),
+      admin ? h("button", { type: "button", class: "btn btn-secondary btn-small", dataset: { mergeId: other.id, mergeName: other.name || "" }, "aria-label": "Merge " + (other.name || "that contact") + " into " + (contact.name || "this contact") }, "Merge") : null,
+    ]))),
+    admin ? null : h("p", { class: "muted small" }, "An admin can merge them if they are the same person."),
+  ] : []));
+  $("same-phone").hidden = !same.length;
+  renderRules();
 }
 
 // ---------------------------------------------------------------- editing
@@ -220,6 +238,10 @@ export function initSidebar() {
   $("cf-cancel").addEventListener("click", () => { showForm(false); $("contact-edit").focus(); });
   $("contact-form").addEventListener("submit", saveContact);
   $("contact-merge").addEventListener("click", () => showMerge($("merge-panel").hidden));
+  $("same-phone").addEventListener("click", (e) => {
+    const button = e.target instanceof Element && e.target.closest("[data-merge-id]");
+    if (button) mergeDuplicate(Number(button.dataset.mergeId), button.dataset.mergeName);
+  });
   $("merge-search").addEventListener("input", () => {
     clearTimeout(mergeSearchTimer);
     mergeSearchTimer = setTimeout(searchDuplicates, 250);

@@ -1,6 +1,6 @@
 // The thread pane: opening a conversation, its messages (newest at the bottom, older ones on
 // demand), keeping the newest in view, and telling the server what the agent has read.
-import { $, h, announce, dayLabel, humanSize, icon, parseDate, safeUrl, timeEl, timeFmt, toast } from "./dom.js";
+import { $, h, announce, dayLabel, fullFmt, humanSize, icon, parseDate, safeUrl, timeEl, timeFmt, toast } from "./dom.js";
 import { emailBody, isEmail } from "./email.js";
 import { api, serial } from "./api.js";
 import { sendFrame } from "./socket.js";
@@ -107,9 +107,15 @@ function messageNode(m) {
     h("span", { class: "msg-author" }, author),
     timeEl(m.created_at, created ? timeFmt.format(created) : ""),
     m.data && m.data.edited_at ? h("span", { class: "muted small", title: "First version: " + (m.data.original_text || "") }, "edited") : null,
+    m.data && m.data.echo ? h("span", { class: "chip-small" }, "Sent from " + (m.data.sent_via || "the app")) : null,
+    m.data && m.data.template ? h("span", { class: "chip-small" }, "Template " + m.data.template.name) : null,
+    m.data && m.data.message_tag ? h("span", { class: "chip-small" }, "Tag " + m.data.message_tag.toLowerCase().replace(/_/g, " ")) : null,
   ]);
   let body = m.text;
-  if (!body && !(m.attachments && m.attachments.length)) body = m.html ? "(This message only has formatted content, which is not shown here yet.)" : "(empty message)";
+  if (m.data && m.data.unsent_at) {
+    const when = parseDate(m.data.unsent_at);
+    body = "The customer unsent this message" + (when ? " (" + fullFmt.format(when) + ")" : "") + ".";
+  } else if (!body && !(m.attachments && m.attachments.length)) body = m.html ? "(This message only has formatted content, which is not shown here yet.)" : "(empty message)";
   const bubble = h("div", { class: "bubble" + (isEmail(m) ? " bubble-email" : "") }, isEmail(m) ? emailBody(m) : body);
   const listed = (m.attachments || []).filter((a) => !(a.inline && isEmail(m) && m.html));
   if (listed.length) {
@@ -122,8 +128,12 @@ function messageNode(m) {
       ]));
     })));
   }
+  if (m.data && m.data.unsent_at) bubble.classList.add("bubble-unsent");
+  const reactions = m.data && m.data.reactions ? Object.entries(m.data.reactions) : [];
+  const reactionRow = reactions.length ? h("p", { class: "msg-reactions" }, reactions.map(([by, emoji]) =>
+    h("span", { class: "reaction", title: (by === "customer" ? "The customer" : "Your team") + " reacted " + emoji }, emoji))) : null;
   const foot = !incoming && !note && m.delivery_status ? deliveryNode(m) : null;
-  return h("li", { class: cls, dataset: { id: m.id } }, [head, bubble, foot]);
+  return h("li", { class: cls, dataset: { id: m.id } }, [head, bubble, reactionRow, foot]);
 }
 
 function deliveryNode(m) {

@@ -1,0 +1,227 @@
+// What the messaging platform lets the agent send now (inbox/sources/rules.py decides on the
+// server; this shows it): the 24-hour window of WhatsApp, Messenger and Instagram with when it
+// closes, WhatsApp templates (the only thing allowed after it), Messenger/Instagram message
+// tags, and an SMS number that opted out. Re-checked every 30 s against the browser's clock.
+import { $, h, fullFmt, parseDate, timeFmt } from "./dom.js";
+import { api, serial } from "./api.js";
+import { state } from "./state.js";
+import { addMessageToThread, scrollToBottom } from "./thread.js";
+
+const templatesByInbox = new Map(); // inbox id → {results, synced_at}
+const PLACEHOLDER = /\{\{\s*([A-Za-z0-9_]+)\s*\}\}/g;
+let shownFor = null; // conversation id the template panel was filled for
+
+function inHours(ms) {
+  const minutes = Math.round(ms / 60000);
+  if (minutes < 60) return minutes + " min";
+  const hours = Math.floor(minutes / 60);
+  return hours + " h" + (minutes % 60 ? " " + (minutes % 60) + " min" : "");
+}
+
+function when(date) {
+  const sameDay = date.toDateString() === new Date().toDateString();
+  return sameDay ? timeFmt.format(date) : fullFmt.format(date);
+}
+
+// What blocks a free-form reply now ("" when nothing does) and the tags allowed.
+export function replyState(conv, now) {
+  const rules = conv && conv.reply_rules;
+  const optedOut = conv && conv.inbox.kind === "sms" && state.contact && state.contact.id === conv.contact.id &&
+    (state.contact.sms_opt_outs || []).some((o) => o.inbox_id === conv.inbox.id);
+  if (optedOut) return { blocked: "This number opted out of SMS from this inbox (STOP). Nothing can be sent until they text START.", tags: [], open: false };
+  if (!rules) return { blocked: "", tags: [], open: true };
+  const closes = parseDate(rules.window_closes_at);
+  const open = !!closes && closes.getTime() > now;
+  if (open) return { blocked: "", tags: [], open, closes };
+  const tags = (rules.tags || []).filter((t) => !t.until || parseDate(t.until).getTime() > now);
+  const closed = closes ? "The 24-hour window closed " + when(closes) + "." : "The 24-hour window is not open: the customer has not written yet.";
+  if (rules.templates) return { blocked: closed + " WhatsApp only takes approved templates until the customer writes again.", tags: [], open, closes, templates: true };
+  if (tags.length) return { blocked: "", tags, open, closes, note: closed + " Choose a message tag the platform allows." };
+  return { blocked: closed + " Nothing can be sent until the customer writes again.", tags: [], open, closes };
+}
+
+export function currentTag() {
+  const box = $("composer-tag");
+  return box.hidden ? "" : $("tag-select").value;
+}
+
+export function renderRules() {
+  const conv = state.convs.get(state.openId);
+  const now = Date.now();
+  const rs = replyState(conv, now);
+  const banner = $("reply-window");
+  const composer = $("composer");
+  const rules = conv && conv.reply_rules;
+  if (rs.blocked || rs.note) {
+    banner.textContent = rs.blocked || rs.note;
+    banner.className = "reply-window reply-window-closed";
+    banner.hidden = false;
+  } else if (rules && rs.open) {
+    banner.textContent = "24-hour window open · replies allowed until " + when(rs.closes) + " (" + inHours(rs.closes.getTime() - now) + " left)";
+    banner.className = "reply-window" + (rs.closes.getTime() - now < 2 * 3600000 ? " reply-window-soon" : "");
+    banner.hidden = false;
+  } else banner.hidden = true;
+  composer.dataset.blocked = rs.blocked ? "true" : "false";
+  const tagBox = $("composer-tag");
+  const tags = rs.tags || [];
+  const select = $("tag-select");
+  const chosen = select.value;
+  select.replaceChildren(...tags.map((t) => h("option", { value: t.tag }, t.label)));
+  if (tags.some((t) => t.tag === chosen)) select.value = chosen;
+  tagBox.hidden = !tags.length || composer.dataset.mode === "note";
+  const templates = !!(rules && rules.templates);
+  $("template-open").hidden = !templates || composer.dataset.mode === "note";
+  if (!templates || (conv && shownFor !== null && shownFor !== conv.id)) closeTemplates();
+  else if (rs.blocked && composer.dataset.mode !== "note" && $("template-panel").hidden) openTemplates(false);
+}
+
+// ---------------------------------------------------------------- templates
+async function loadTemplates(inboxId, refresh) {
+  if (refresh) templatesByInbox.set(inboxId, await api("inboxes/" + inboxId + "/templates/sync/", { method: "POST" }));
+  else if (!templatesByInbox.has(inboxId)) templatesByInbox.set(inboxId, await api("inboxes/" + inboxId + "/templates/"));
+  return templatesByInbox.get(inboxId);
+}
+
+export async function openTemplates(focus) {
+  const conv = state.convs.get(state.openId);
+  if (!conv) return;
+  const panel = $("template-panel");
+  panel.hidden = false;
+  $("template-open").setAttribute("aria-expanded", "true");
+  if (shownFor !== conv.id) {
+    shownFor = conv.id;
+    $("template-error").hidden = true;
+    await fillTemplates(conv, false);
+  }
+  if (focus) $("template-select").focus();
+}
+
+function closeTemplates() {
+  $("template-panel").hidden = true;
+  $("template-open").setAttribute("aria-expanded", "false");
+  shownFor = null;
+}
+
+async function fillTemplates(conv, refresh) {
+  const select = $("template-select");
+  try {
+    const listing = await loadTemplates(conv.inbox.id, refresh);
+    if (state.openId !== conv.id) return;
+    const rows = listing.results || [];
+    select.replaceChildren(
+      h("option", { value: "" }, rows.length ? "Choose a template…" : "No templates synced yet: refresh the list"),
+      ...rows.map((t) => h("option", { value: t.id, disabled: !t.sendable }, t.name + " · " + t.language + (t.sendable ? "" : " — " + t.reason))),
+    );
+    const first = rows.find((t) => t.sendable);
+    if (first && rows.filter((t) => t.sendable).length === 1) select.value = String(first.id);
+    const synced = parseDate(listing.synced_at);
+    $("template-info").textContent = synced ? "Synced from WhatsApp " + when(synced) + "." : "";
+  } catch (error) {
+    showTemplateError(error.message);
+  }
+  renderTemplateParams();
+}
+
+function chosenTemplate() {
+  const conv = state.convs.get(state.openId);
+  const listing = conv && templatesByInbox.get(conv.inbox.id);
+  const id = Number($("template-select").value);
+  return listing && id ? (listing.results || []).find((t) => t.id === id) : null;
+}
+
+function partInputs(part, names, label) {
+  return names.map((name) => {
+    const id = "tp-" + part + "-" + name;
+    return h("div", { class: "field template-param" }, [
+      h("label", { for: id }, label + " {{" + name + "}}"),
+      h("input", { id, type: "text", maxlength: "1024", dataset: { part, name }, required: true }),
+    ]);
+  });
+}
+
+function renderTemplateParams() {
+  const t = chosenTemplate();
+  const box = $("template-params");
+  if (!t) { box.replaceChildren(); renderPreview(); return; }
+  const inputs = [
+    ...partInputs("header", t.header.params, "Header"),
+    ...partInputs("body", t.body.params, "Message"),
+    ...t.buttons.flatMap((b) => partInputs("button-" + b.index, b.params, "“" + b.text + "” link")),
+  ];
+  box.replaceChildren(...inputs);
+  renderPreview();
+}
+
+function paramValues() {
+  const values = { header: {}, body: {}, buttons: {} };
+  for (const input of $("template-params").querySelectorAll("input[data-part]")) {
+    const { part, name } = input.dataset;
+    if (part.startsWith("button-")) (values.buttons[part.slice(7)] ||= {})[name] = input.value;
+    else values[part][name] = input.value;
+  }
+  return values;
+}
+
+function fill(text, values) {
+  return text.replace(PLACEHOLDER, (whole, name) => (values[name] ? values[name] : whole));
+}
+
+function renderPreview() {
+  const t = chosenTemplate();
+  const out = $("template-preview");
+  if (!t) { out.replaceChildren(h("span", { class: "muted" }, "Choose a template to see it.")); return; }
+  const v = paramValues();
+  out.replaceChildren(...[
+    t.header.format === "TEXT" && t.header.text ? h("strong", { class: "template-preview-header" }, fill(t.header.text, v.header)) : null,
+    h("p", null, fill(t.body.text, v.body)),
+    t.footer ? h("p", { class: "muted small" }, t.footer) : null,
+    t.buttons.length ? h("p", { class: "template-buttons" }, t.buttons.map((b) => h("span", { class: "chip-small" }, b.text))) : null,
+  ].filter(Boolean));
+}
+
+function showTemplateError(message) {
+  $("template-error").textContent = message;
+  $("template-error").hidden = false;
+}
+
+async function sendTemplate() {
+  const id = state.openId;
+  const t = chosenTemplate();
+  $("template-error").hidden = true;
+  if (!t) { showTemplateError("Choose a template."); $("template-select").focus(); return; }
+  const empty = [...$("template-params").querySelectorAll("input")].find((input) => !input.value.trim());
+  if (empty) { showTemplateError("Fill in every parameter."); empty.focus(); return; }
+  const button = $("template-send");
+  button.disabled = true;
+  try {
+    const message = await serial(id, () => api("conversations/" + id + "/messages/", {
+      method: "POST", body: { text: "", template_id: t.id, template_params: paramValues() },
+    }));
+    if (state.openId === id) {
+      addMessageToThread(message, true);
+      scrollToBottom();
+      for (const input of $("template-params").querySelectorAll("input")) input.value = "";
+      renderPreview();
+      if (replyState(state.convs.get(id), Date.now()).blocked === "") closeTemplates();
+    }
+  } catch (error) {
+    showTemplateError(error.message);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+export function initRules() {
+  $("template-open").addEventListener("click", () => ($("template-panel").hidden ? openTemplates(true) : closeTemplates()));
+  $("template-close").addEventListener("click", () => { closeTemplates(); $("composer-text").focus(); });
+  $("template-select").addEventListener("change", renderTemplateParams);
+  $("template-params").addEventListener("input", renderPreview);
+  $("template-send").addEventListener("click", sendTemplate);
+  $("template-refresh").addEventListener("click", async () => {
+    const conv = state.convs.get(state.openId);
+    if (!conv) return;
+    $("template-error").hidden = true;
+    await fillTemplates(conv, true);
+  });
+  setInterval(renderRules, 30000);
+}

@@ -1,0 +1,160 @@
+"""WhatsApp in the agent app, in a real browser: a customer's message comes through the signed
+webhook of the running server and appears live with the 24-hour window banner; with the
+browser's clock moved past 24 hours the composer offers templates only, and the template the
+agent fills in reaches the (fake) WhatsApp Cloud API with its parameters."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import urllib.request
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from accounts.origin import SYSTEM
+from inbox import actions
+from inbox.actions.templates import store_templates
+from inbox.models import Message
+from inbox.sources.meta import signature
+from tests.e2e.conftest import ARTIFACTS, in_thread
+from tests.e2e.test_inbox_live import open_inbox, row
+from tests.factories import AdminFactory, UserFactory
+from tests.fake_provider import FakeProvider
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+NUMBER_ID = "106540352242922"
+APP_SECRET = "browser-app-secret"
+
+
+@pytest.fixture
+def graph(settings) -> Any:
+    fake = FakeProvider(
+        default=lambda request: (200, {"messages": [{"id": f"wamid.OUT{len(fake.requests)}"}]}, {})
+    )
+    settings.META_GRAPH_URL = fake.url + "/v21.0"  # the deliveries run in this process
+    yield fake
+    fake.close()
+
+
+def webhook(server: str, inbox: Any, text: str) -> None:
+    payload = {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": "WABA1",
+                "changes": [
+                    {
+                        "field": "messages",
+                        "value": {
+                            "messaging_product": "whatsapp",
+                            "metadata": {
+                                "display_phone_number": "15550001111",
+                                "phone_number_id": NUMBER_ID,
+                            },
+                            "contacts": [
+                                {"profile": {"name": "Kerry Fisher"}, "wa_id": "447700900123"}
+                            ],
+                            "messages": [
+                                {
+                                    "from": "447700900123",
+                                    "id": "wamid.BROWSER1",
+                                    "timestamp": str(int(time.time())),
+                                    "type": "text",
+                                    "text": {"body": text},
+                                }
+                            ],
+                        },
+                    }
+                ],
+            }
+        ],
+    }
+    body = json.dumps(payload).encode()
+    request = urllib.request.Request(
+        f"{server}/sources/whatsapp/{inbox.public_id}/",
+        data=body,
+        headers={
+            "Content-Type": "application/json",
+            "X-Hub-Signature-256": signature(APP_SECRET, body),
+        },
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert answer.status == 200
+
+
+def test_window_banner_then_templates_only_after_24_hours(
+    asgi_page, asgi_server, graph, run_tasks
+) -> None:
+    ben = UserFactory(name="Ben Okafor", email="ben@example.com")
+    inbox = in_thread(
+        actions.create_inbox,
+        name="Shop WhatsApp",
+        kind="whatsapp",
+        actor=AdminFactory(),
+        origin=SYSTEM,
+        settings={"phone_number_id": NUMBER_ID, "business_account_id": "WABA1"},
+        secrets={"app_secret": APP_SECRET, "access_token": "EAAG-token", "verify_token": "v"},
+        members=[ben],
+    )
+    in_thread(
+        store_templates,
+        inbox=inbox,
+        rows=[
+            {
+                "id": "T1",
+                "name": "order_update",
+                "language": "en_GB",
+                "category": "UTILITY",
+                "status": "APPROVED",
+                "components": [
+                    {"type": "BODY", "text": "Hi {{1}}, your order {{2}} is on its way."},
+                    {"type": "FOOTER", "text": "Shop Ltd"},
+                ],
+            }
+        ],
+    )
+    page = asgi_page(ben)
+    page.clock.install()
+    open_inbox(page)
+    page.get_by_role("button", name=re.compile("^Unassigned")).click()
+
+    webhook(asgi_server, inbox, "Hi, is my parcel coming today?")
+    assert in_thread(run_tasks) >= 1  # the worker's job: parse the stored delivery
+    row(page, "Kerry Fisher").click()
+    expect(page.locator("#messages")).to_contain_text("Hi, is my parcel coming today?")
+    banner = page.locator("#reply-window")
+    expect(banner).to_contain_text("24-hour window open")
+    expect(page.locator("#composer-text")).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / "whatsapp-window-open.png"))
+
+    page.clock.fast_forward("25:00:00")
+    expect(banner).to_contain_text("The 24-hour window closed")
+    expect(banner).to_contain_text("only takes approved templates")
+    expect(page.locator("#composer-text")).to_be_hidden()
+    panel = page.get_by_role("region", name="WhatsApp template")
+    expect(panel).to_be_visible()
+    panel.get_by_label("Template").select_option(label="order_update · en_GB")
+    panel.get_by_label("Message {{1}}").fill("Kerry")
+    panel.get_by_label("Message {{2}}").fill("#1042")
+    expect(page.locator("#template-preview")).to_contain_text(
+        "Hi Kerry, your order #1042 is on its way."
+    )
+    page.screenshot(path=str(ARTIFACTS / "whatsapp-templates-only.png"))
+    panel.get_by_role("button", name="Send template").click()
+    expect(page.locator("#messages")).to_contain_text("Hi Kerry, your order #1042 is on its way.")
+    expect(page.locator("#messages")).to_contain_text("Template order_update")
+
+    in_thread(run_tasks)  # the worker's job: deliver it
+    sent = graph.calls(f"/v21.0/{NUMBER_ID}/messages")[-1].json
+    assert sent["to"] == "447700900123" and sent["type"] == "template"
+    assert sent["template"]["components"] == [
+        {
+            "type": "body",
+            "parameters": [{"type": "text", "text": "Kerry"}, {"type": "text", "text": "#1042"}],
+        }
+    ]
+    expect(page.locator("#messages .msg-out").last).to_contain_text("Sent")
+    assert in_thread(lambda: Message.objects.filter(direction="outgoing").count()) == 1
