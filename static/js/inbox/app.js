@@ -7,7 +7,7 @@ import { api, configureApi } from "./api.js";
 import { reconnectNow, sendFrame, startSocket, stopReconnecting } from "./socket.js";
 import { CONFIG, ME, app, hooks, narrow, setPane, state, tabVisible } from "./state.js";
 import { changeFilter, fillSelect, initList, loadList, renderFilters, rowEls, scheduleCounts } from "./list.js";
-import { atBottom, initThread, markRead, openConversation, renderMessages, scrollToBottom } from "./thread.js";
+import { addMessageToThread, atBottom, initThread, markRead, openConversation, renderMessages, scrollToBottom } from "./thread.js";
 import { act, assignToMe, initHeader, renderHeader, resolve, snooze, snoozeUntil } from "./header.js";
 import { initSidebar, loadContact, loadVisitor } from "./sidebar.js";
 import { initComposer, renderFiles, restoreDraft, saveDraft, setMode, startDraftBaseline, stopTyping, textarea } from "./composer.js";
@@ -17,7 +17,7 @@ import { initNewConversation, renderNewConversationButton } from "./newconv.js";
 import { initRules } from "./rules.js";
 
 // The calls lower modules make upwards (see `hooks` in state.js).
-Object.assign(hooks, { act, onConversationFromApi, renderFiles, restoreDraft, saveDraft, startDraftBaseline, stopTyping });
+Object.assign(hooks, { act, addMessageToThread, onConversationFromApi, renderFiles, restoreDraft, saveDraft, scrollToBottom, startDraftBaseline, stopTyping });
 
 function goSignIn() {
   stopReconnecting();

@@ -4,8 +4,7 @@
 // tags, and an SMS number that opted out. Re-checked every 30 s against the browser's clock.
 import { $, h, fullFmt, parseDate, timeFmt } from "./dom.js";
 import { api, serial } from "./api.js";
-import { state } from "./state.js";
-import { addMessageToThread, scrollToBottom } from "./thread.js";
+import { hooks, state } from "./state.js";
 
 const templatesByInbox = new Map(); // inbox id → {results, synced_at}
 const PLACEHOLDER = /\{\{\s*([A-Za-z0-9_]+)\s*\}\}/g;
@@ -198,8 +197,8 @@ async function sendTemplate() {
       method: "POST", body: { text: "", template_id: t.id, template_params: paramValues() },
     }));
     if (state.openId === id) {
-      addMessageToThread(message, true);
-      scrollToBottom();
+      hooks.addMessageToThread(message, true);
+      hooks.scrollToBottom();
       for (const input of $("template-params").querySelectorAll("input")) input.value = "";
       renderPreview();
       if (replyState(state.convs.get(id), Date.now()).blocked === "") closeTemplates();
