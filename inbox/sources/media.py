@@ -88,7 +88,14 @@ def fetch_media(
         raise MediaProblem(str(exc)) from exc
     except DeliveryRefused as exc:
         raise MediaProblem(str(exc)) from exc
-    content_type = got.content_type or declared_type.split(";")[0].strip().lower()
+    # A server answering the generic octet-stream says nothing: the webhook's type counts.
+    generic = got.content_type in ("application/octet-stream", "binary/octet-stream")
+    declared_plain = declared_type.split(";")[0].strip().lower()
+    content_type = (
+        (declared_plain or got.content_type)
+        if generic or not got.content_type
+        else got.content_type
+    )
     refusal = _type_refusal(kind, content_type)
     declared = declared_type.split(";")[0].strip().lower()
     if not refusal and declared and declared.split("/")[0] != content_type.split("/")[0]:

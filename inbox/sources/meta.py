@@ -102,10 +102,17 @@ class GraphError(Exception):
     """Meta refused the call. `transient`: worth trying again (after `retry_after`)."""
 
     def __init__(
-        self, message: str, *, code: int = 0, transient: bool = False, retry_after: int = 0
+        self,
+        message: str,
+        *,
+        code: int = 0,
+        subcode: int = 0,
+        transient: bool = False,
+        retry_after: int = 0,
     ) -> None:
         super().__init__(message)
-        self.code, self.transient, self.retry_after = code, transient, retry_after
+        self.code, self.subcode = code, subcode
+        self.transient, self.retry_after = transient, retry_after
 
 
 @dataclass(frozen=True)
@@ -162,4 +169,12 @@ def graph_error(status: int, parsed: dict[str, Any], *, retry_after: int = 0) ->
     transient = transient or bool(error.get("is_transient"))
     if code in RATE_LIMIT_CODES and not retry_after:
         retry_after = 60
-    return GraphError(described[:500], code=code, transient=transient, retry_after=retry_after)
+    raw_subcode = str(error.get("error_subcode") or "")
+    subcode = int(raw_subcode) if raw_subcode.isdigit() else 0
+    return GraphError(
+        described[:500],
+        code=code,
+        subcode=subcode,
+        transient=transient,
+        retry_after=retry_after,
+    )

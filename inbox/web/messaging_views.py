@@ -59,7 +59,8 @@ def _form_class(setup: SourceSetup, *, editing: bool) -> type[forms.Form]:
 
 def webhook_url(setup: SourceSetup, inbox: Inbox) -> str:
     path = reverse(setup.webhook_url_name, kwargs={"inbox_id": inbox.public_id})
-    return settings.SITE_URL + path
+    base = str((inbox.settings or {}).get("public_url") or "").strip().rstrip("/")
+    return (base or settings.SITE_URL) + path
 
 
 def _split(setup: SourceSetup, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

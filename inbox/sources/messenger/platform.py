@@ -1,8 +1,8 @@
 """What Messenger and Instagram direct messages share: both are Meta's Messenger Platform,
 with the same webhook deliveries (`entry[].messaging[]`), the same Send API
 (`POST /me/messages` with the Page access token) and the same 24-hour window and message
-tags. A `Platform` says what differs; receiving.py and sending.py do the work for both, and
-inbox/sources/instagram/ only describes Instagram's `Platform`.
+tags. A `Platform` says what differs; receiving.py (with content.py) and sending.py do the
+work for both, and inbox/sources/instagram/ only describes Instagram's `Platform`.
 
 The inbox's settings: the account id (`page_id` or `instagram_account_id`), `app_id` (so
 the echo of a message Parley sent is recognised as ours), `human_agent_tag`. Its secrets:
@@ -64,7 +64,8 @@ class Platform:
         words = str(exc)
         lower = words.lower()
         hint = ""
-        if "window" in lower:
+        # 2018278: outside the allowed window; 2018108/2018109: a tag not allowed here.
+        if exc.subcode in (2018278, 2018108, 2018109) or "window" in lower:
             hint = (
                 "The 24-hour window has closed on Meta's side: send with a message tag "
                 "(Human agent, when allowed) or wait for the customer to write again."
@@ -129,9 +130,45 @@ def profile(platform: Platform, inbox: Inbox, user_id: str) -> dict[str, Any]:
     if not graph.token:
         return {}
     try:
-        return graph.request(
-            graph.url(user_id, {"fields": platform.profile_fields}), method="GET"
-        )
+        return graph.request(graph.url(user_id, {"fields": platform.profile_fields}), method="GET")
     except (GraphError, DeliveryRefused) as exc:
         logger.info("%s profile of %s not fetched: %s", platform.name, user_id, exc)
         return {}
+
+
+def account(platform: Platform, inbox: Inbox, fields: str) -> dict[str, Any]:
+    """The inbox's Page / Instagram account as the Graph API sees it with the inbox's token,
+    and a check that the token's app is the inbox's `app_id`. Raises ConnectionProblem with
+    Meta's words."""
+    from inbox.sources.setup import ConnectionProblem
+
+    account_id = platform.account_id(inbox)
+    graph = platform.graph(inbox)
+    if not account_id or not graph.token:
+        raise ConnectionProblem(
+            f"Fill in the {platform.account_label} ID and the Page access token first."
+        )
+    try:
+        found = graph.request(graph.url(account_id, {"fields": fields}), method="GET")
+    except (GraphError, DeliveryRefused) as exc:
+        raise ConnectionProblem(
+            f"Meta did not accept the {platform.account_label} ID or the access token: {exc}"
+        ) from exc
+    if str(found.get("id") or "") != account_id:
+        raise ConnectionProblem(
+            f"Meta answered for {found.get('id') or 'nothing'}, not {platform.account_label} "
+            f"{account_id}: check the ID."
+        )
+    app_id = str((inbox.settings or {}).get("app_id") or "").strip()
+    if app_id:
+        try:
+            app = graph.request(graph.url("app", {"fields": "id,name"}), method="GET")
+        except (GraphError, DeliveryRefused):
+            app = {}  # not every token may read its app: the check is a courtesy
+        if app.get("id") and str(app["id"]) != app_id:
+            raise ConnectionProblem(
+                f"The access token belongs to the Meta app {app['id']} "
+                f"({app.get('name') or 'no name'}), not to the app ID {app_id} given here. "
+                "Parley tells its own messages from the business's by the app ID: fix one."
+            )
+    return found

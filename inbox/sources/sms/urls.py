@@ -1,3 +1,9 @@
-from django.urls import URLPattern
+from django.urls import path
 
-urlpatterns: list[URLPattern] = []  # written with the SMS source
+from inbox.sources.sms import views
+
+urlpatterns = [
+    path("<uuid:inbox_id>/", views.webhook, name="webhook"),
+    path("<uuid:inbox_id>/status/", views.status, name="status"),
+    path("<uuid:inbox_id>/media/<int:attachment_id>/<str:token>", views.media, name="media"),
+]

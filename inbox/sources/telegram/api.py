@@ -25,6 +25,11 @@ PHOTO_UPLOAD_LIMIT = 10 * 1024 * 1024
 UPLOAD_LIMIT = 50 * 1024 * 1024
 
 
+def as_dict(value: Any) -> dict[str, Any]:
+    """`value` when it is a JSON object, else an empty one (updates are untrusted input)."""
+    return value if isinstance(value, dict) else {}
+
+
 def api_url(token: str, method: str) -> str:
     return f"{settings.TELEGRAM_API_URL.rstrip('/')}/bot{token}/{method}"
 
@@ -70,7 +75,7 @@ def multipart(fields: dict[str, str], upload: Upload) -> tuple[bytes, str]:
         )
     chunks.append(
         (
-            f"--{boundary}\r\nContent-Disposition: form-data; name=\"{_quoted(upload.field)}\"; "
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{_quoted(upload.field)}"; '
             f'filename="{_quoted(upload.filename) or "file"}"\r\n'
             f"Content-Type: {upload.content_type or 'application/octet-stream'}\r\n\r\n"
         ).encode()
@@ -107,8 +112,7 @@ def bot_call(
         data = {}
     if answer.status == 200 and data.get("ok"):
         return Reply(True, result=data.get("result"))
-    parameters = data.get("parameters") if isinstance(data.get("parameters"), dict) else {}
-    retry_after = parameters.get("retry_after")
+    retry_after = as_dict(data.get("parameters")).get("retry_after")
     code = data.get("error_code")
     return Reply(
         False,

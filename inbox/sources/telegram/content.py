@@ -23,7 +23,7 @@ from django.utils.text import get_valid_filename
 
 from inbox.actions.messages import AttachmentInput
 from inbox.sources.media import FAMILIES, MediaProblem, fetch_media, label, placeholder
-from inbox.sources.telegram.api import DOWNLOAD_LIMIT, bot_call, file_url
+from inbox.sources.telegram.api import DOWNLOAD_LIMIT, as_dict, bot_call, file_url
 from inbox.sources.webhooks import RETRY_DELAYS, RetryLater
 
 # Telegram's field → the kind inbox.sources.media checks the download against. Order
@@ -118,12 +118,8 @@ def describe(message: dict[str, Any], *, token: str, attempt: int) -> Content:
     return Content("[A kind of Telegram message Parley does not show yet]")
 
 
-def _file(
-    message: dict[str, Any], kind: str, caption: str, *, token: str, attempt: int
-) -> Content:
-    media = message[kind]
-    if kind == "photo":
-        media = _photo_size(media)
+def _file(message: dict[str, Any], kind: str, caption: str, *, token: str, attempt: int) -> Content:
+    media = _photo_size(message[kind]) if kind == "photo" else as_dict(message[kind])
     if kind == "sticker" and (media.get("is_animated") or media.get("is_video")):
         emoji = f" {media['emoji']}" if media.get("emoji") else ""
         text = f"[Animated sticker{emoji}: Parley does not show animated stickers yet]"
@@ -138,12 +134,14 @@ def _file(
 
 def _photo_size(sizes: Any) -> dict[str, Any]:
     """The largest size that can be downloaded (Telegram lists several of one photo)."""
-    usable = [s for s in sizes if isinstance(s, dict) and s.get("file_id")] if isinstance(
-        sizes, list
-    ) else []
+    usable = (
+        [s for s in sizes if isinstance(s, dict) and s.get("file_id")]
+        if isinstance(sizes, list)
+        else []
+    )
     if not usable:
         return {}
-    usable.sort(key=lambda s: (int(s.get("width") or 0) * int(s.get("height") or 0)))
+    usable.sort(key=lambda s: int(s.get("width") or 0) * int(s.get("height") or 0))
     fitting = [s for s in usable if int(s.get("file_size") or 0) <= download_limit()]
     return (fitting or usable)[-1]
 
@@ -164,7 +162,9 @@ def fetch_file(media: dict[str, Any], kind: str, *, token: str, attempt: int) ->
         raise RetryLater(f"Telegram's getFile failed: {reply.description}")
     if not reply.ok:
         raise MediaProblem(f"Telegram: {reply.description}")
-    path = str((reply.result or {}).get("file_path") or "") if isinstance(reply.result, dict) else ""
+    path = (
+        str((reply.result or {}).get("file_path") or "") if isinstance(reply.result, dict) else ""
+    )
     if not path:
         raise MediaProblem("Telegram gave no file path (the file may be over 20 MB)")
     extension = posixpath.splitext(path)[1].lower()
@@ -196,8 +196,8 @@ def map_link(latitude: float, longitude: float) -> str:
 
 
 def _place(message: dict[str, Any]) -> Content:
-    venue = message.get("venue") if isinstance(message.get("venue"), dict) else {}
-    location = venue.get("location") or message.get("location") or {}
+    venue = as_dict(message.get("venue"))
+    location = as_dict(venue.get("location") or message.get("location"))
     try:
         latitude, longitude = float(location["latitude"]), float(location["longitude"])
     except (KeyError, TypeError, ValueError):
@@ -218,9 +218,7 @@ def _place(message: dict[str, Any]) -> Content:
 
 
 def _vcard_text(value: str) -> str:
-    return (
-        value.replace("\\", "\\\\").replace("\n", "\\n").replace(",", "\\,").replace(";", "\\;")
-    )
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace(",", "\\,").replace(";", "\\;")
 
 
 def vcard(contact: dict[str, Any]) -> str:
@@ -242,9 +240,7 @@ def vcard(contact: dict[str, Any]) -> str:
 
 
 def _contact(contact: dict[str, Any]) -> Content:
-    name = " ".join(
-        str(contact.get(k) or "").strip() for k in ("first_name", "last_name")
-    ).strip()
+    name = " ".join(str(contact.get(k) or "").strip() for k in ("first_name", "last_name")).strip()
     phone = str(contact.get("phone_number") or "")
     text = "Contact: " + ", ".join(p for p in (name, phone) if p)
     card = str(contact.get("vcard") or "") or vcard(contact)

@@ -3,37 +3,41 @@
 - `message`: the sender's Telegram user id is their identity in this inbox (name and
   username kept on a new contact); text, or a caption; `/start <payload>` keeps the payload
   on the contact (`telegram_start`); the stored message's external id is
-  `<chat id>:<message id>`, so a redelivered update is stored once.
-- `edited_message`: the stored text follows, marked edited.
-- Media and other kinds of message are stored with a placeholder naming what they are
-  and the raw update kept in `data` (downloading media: next step of issue 8).
+  `<chat id>:<message id>`, so a redelivered update is stored once (and nothing is
+  downloaded again). Files, locations, contacts… : see content.py; the raw message is kept
+  in `data["telegram"]["raw"]`.
+- Media groups (an album: several updates sharing `media_group_id`) become ONE message: the
+  first part processed is stored as usual (its id in `data["parts"]`), each later part's
+  files and caption are appended to it (`append_to_inbound_message`, idempotent per part).
+  Parts may be processed in any order and at the same time by two workers: on PostgreSQL
+  the lookup and the write of a part hold a transaction-scoped advisory lock on
+  (inbox, chat, media group), so the second part waits for the first one's commit and then
+  finds it. Downloads happen before the lock. On SQLite (the embedded default, one worker
+  thread) writes are serialised anyway.
+- `edited_message`: the stored text follows, marked edited (a live location's moves are
+  not followed: the message shows where it started).
+- `message_reaction`: the customer's reaction on one of our messages or theirs (the bot
+  must ask for these updates in `allowed_updates`, which "test connection" does).
 - Other update types are kept as unprocessable, with the reason.
 """
 
 from __future__ import annotations
 
 import json
+import zlib
 from datetime import UTC, datetime
 from typing import Any
 
-from inbox.models import Message, ProviderEvent
+from django.db import connection, transaction
+from django.db.models import QuerySet
+
+from inbox.models import Contact, ContactIdentity, Conversation, Message, ProviderEvent
+from inbox.sources.telegram.api import as_dict
+from inbox.sources.telegram.content import describe
 from inbox.sources.webhooks import Unprocessable
 
-MEDIA_KINDS = (
-    "photo",
-    "video",
-    "voice",
-    "audio",
-    "document",
-    "sticker",
-    "animation",
-    "video_note",
-    "location",
-    "contact",
-    "venue",
-    "poll",
-    "dice",
-)
+SEARCH_DEPTH = 200  # recent messages of a contact searched for a part or a sent id
+LOCK_NAMESPACE = 0x7467  # "tg": the first key of our advisory locks
 
 
 def _update(event: ProviderEvent) -> dict[str, Any]:
@@ -58,21 +62,14 @@ def _when(message: dict[str, Any], key: str = "date") -> datetime | None:
     return datetime.fromtimestamp(value, tz=UTC) if isinstance(value, int) else None
 
 
-def _external_id(message: dict[str, Any]) -> str:
-    chat = message.get("chat") or {}
-    if not isinstance(chat.get("id"), int) or not isinstance(message.get("message_id"), int):
+def _key(chat_id: Any, message_id: Any) -> str:
+    if not isinstance(chat_id, int) or not isinstance(message_id, int):
         raise Unprocessable("The message has no chat.id or message_id.")
-    return f"{chat['id']}:{message['message_id']}"
+    return f"{chat_id}:{message_id}"
 
 
-def _text(message: dict[str, Any]) -> str:
-    text = message.get("text") or message.get("caption") or ""
-    if text:
-        return str(text)
-    kind = next((k for k in MEDIA_KINDS if k in message), "")
-    if kind:
-        return f"[Telegram {kind.replace('_', ' ')}]"
-    return "[A kind of Telegram message Parley does not show yet]"
+def _external_id(message: dict[str, Any]) -> str:
+    return _key((message.get("chat") or {}).get("id"), message.get("message_id"))
 
 
 def process(event: ProviderEvent) -> None:
@@ -81,34 +78,133 @@ def process(event: ProviderEvent) -> None:
         _message(event, update["message"])
     elif isinstance(update.get("edited_message"), dict):
         _edited(event, update["edited_message"])
+    elif isinstance(update.get("message_reaction"), dict):
+        _reaction(event, update["message_reaction"])
     else:
         kinds = sorted(k for k in update if k != "update_id")
         raise Unprocessable(f"Telegram update of a kind not handled: {', '.join(kinds) or '?'}")
 
 
+# ------------------------------------------------------------------ finding stored messages
+
+
+def _contact_messages(event: ProviderEvent, user_id: Any) -> QuerySet[Message]:
+    """Messages of the conversations in this inbox of the contact this Telegram user is."""
+    contact_id: int | None = (
+        ContactIdentity.objects.filter(
+            inbox=event.inbox, kind=ContactIdentity.Kind.EXTERNAL, value=str(user_id)
+        )
+        .values_list("contact_id", flat=True)
+        .first()
+    )
+    for _ in range(5):  # a merged contact's conversations moved to the one it was merged into
+        if contact_id is None:
+            break
+        merged_into = (
+            Contact.objects.filter(pk=contact_id).values_list("merged_into_id", flat=True).first()
+        )
+        if not merged_into:
+            break
+        contact_id = merged_into
+    if contact_id is None:
+        return Message.objects.none()
+    conversations = Conversation.objects.filter(inbox=event.inbox, contact_id=contact_id)
+    return Message.objects.filter(inbox=event.inbox, conversation__in=conversations)
+
+
+def _stored(event: ProviderEvent, key: str, user_id: Any) -> Message | None:
+    """The message stored for Telegram message `key` (`<chat>:<id>`): under its own id, or
+    as a later part of a media group, or as a later piece of one of our replies."""
+    from inbox.actions.platform import provider_message
+
+    found = provider_message(event.inbox, key)
+    if found is not None or user_id is None:
+        return found
+    for candidate in _contact_messages(event, user_id).order_by("-id")[:SEARCH_DEPTH]:
+        data = candidate.data or {}
+        if key in (data.get("parts") or []) or key in (
+            (data.get("telegram") or {}).get("sent") or []
+        ):
+            return candidate
+    return None
+
+
+def _group_message(event: ProviderEvent, user_id: int, chat_id: int, group: str) -> Message | None:
+    return (
+        _contact_messages(event, user_id)
+        .filter(
+            direction=Message.Direction.INCOMING,
+            data__telegram__media_group_id=group,
+            data__telegram__chat_id=chat_id,
+        )
+        .order_by("id")
+        .first()
+    )
+
+
+def _lock_group(event: ProviderEvent, chat_id: int, group: str) -> None:
+    """Serialise the parts of one media group until the end of the transaction."""
+    if connection.vendor != "postgresql":
+        return
+    key = zlib.crc32(f"{event.inbox_id}:{chat_id}:{group}".encode()) - 2**31
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, key])
+
+
+# ------------------------------------------------------------------ updates
+
+
 def _message(event: ProviderEvent, message: dict[str, Any]) -> None:
     from inbox.actions import IdentityInput, receive_inbound_message, update_contact
+    from inbox.actions.platform import append_to_inbound_message
 
     sender = _sender(message)
+    external_id = _external_id(message)
+    chat_id = message["chat"]["id"]
+    group = str(message.get("media_group_id") or "")
+    if Message.objects.filter(inbox=event.inbox, external_id=external_id).exists():
+        return  # a redelivery: stored, nothing to download again
+    if group:
+        stored = _group_message(event, sender["id"], chat_id, group)
+        if stored is not None and external_id in ((stored.data or {}).get("parts") or []):
+            return
+    token = str(event.inbox.get_secrets().get("bot_token") or "")
+    content = describe(message, token=token, attempt=event.attempts)  # may raise RetryLater
     name = " ".join(
         str(sender.get(k) or "").strip() for k in ("first_name", "last_name")
     ).strip() or str(sender.get("username") or "")
-    text = _text(message)
-    result = receive_inbound_message(
-        inbox=event.inbox,
-        identity=IdentityInput(kind="external", value=str(sender["id"]), name=name),
-        text=text,
-        external_id=_external_id(message),
-        received_at=_when(message),
-        data={"telegram": {"chat_id": message["chat"]["id"], "raw": message}},
-    )
+    telegram: dict[str, Any] = {"chat_id": chat_id, "raw": message}
+    data: dict[str, Any] = {"telegram": telegram, **content.extra}
+    with transaction.atomic():
+        if group:
+            telegram["media_group_id"] = group
+            _lock_group(event, chat_id, group)
+            stored = _group_message(event, sender["id"], chat_id, group)
+            if stored is not None:
+                append_to_inbound_message(
+                    message=stored,
+                    attachments=content.attachments,
+                    text=content.text,
+                    part_id=external_id,
+                )
+                return
+            data["parts"] = [external_id]
+        result = receive_inbound_message(
+            inbox=event.inbox,
+            identity=IdentityInput(kind="external", value=str(sender["id"]), name=name),
+            text=content.text,
+            external_id=external_id,
+            received_at=_when(message),
+            attachments=content.attachments,
+            data=data,
+        )
     contact = result.contact
     if result.created and contact is not None:
         extra: dict[str, Any] = {}
         if sender.get("username"):
             extra["telegram_username"] = str(sender["username"])[:100]
-        if text.startswith("/start ") and len(text) > 7:
-            extra["telegram_start"] = text[7:].strip()[:200]  # the deep-link payload
+        if content.text.startswith("/start ") and len(content.text) > 7:
+            extra["telegram_start"] = content.text[7:].strip()[:200]  # the deep-link payload
         if extra:
             update_contact(
                 contact=contact,
@@ -120,8 +216,40 @@ def _message(event: ProviderEvent, message: dict[str, Any]) -> None:
 def _edited(event: ProviderEvent, message: dict[str, Any]) -> None:
     from inbox.actions import edit_inbound_message
 
-    stored = Message.objects.filter(inbox=event.inbox, external_id=_external_id(message)).first()
+    sender = as_dict(message.get("from"))
+    stored = _stored(event, _external_id(message), sender.get("id"))
     if stored is None:
         raise Unprocessable("An edit of a message Parley never received.")
+    if isinstance(message.get("location"), dict):
+        return  # a live location moving: the message keeps where it started
+    text = str(message.get("text") or message.get("caption") or "")
+    if not text:
+        return  # a caption removed: the files stay as they are
     edited_at = _when(message, "edit_date") or _when(message) or datetime.now(tz=UTC)
-    edit_inbound_message(message=stored, text=_text(message), edited_at=edited_at)
+    edit_inbound_message(message=stored, text=text, edited_at=edited_at)
+
+
+def _emoji(reactions: Any) -> str:
+    """ReactionType objects as one string: emoji as they are, others named."""
+    shown = []
+    for reaction in reactions if isinstance(reactions, list) else []:
+        if not isinstance(reaction, dict):
+            continue
+        if reaction.get("type") == "emoji" and reaction.get("emoji"):
+            shown.append(str(reaction["emoji"]))
+        elif reaction.get("type") == "custom_emoji":
+            shown.append("(custom emoji)")
+        elif reaction.get("type") == "paid":
+            shown.append("⭐")
+    return "".join(shown)
+
+
+def _reaction(event: ProviderEvent, reaction: dict[str, Any]) -> None:
+    from inbox.actions.platform import react_to_message
+
+    key = _key((reaction.get("chat") or {}).get("id"), reaction.get("message_id"))
+    user = as_dict(reaction.get("user"))
+    stored = _stored(event, key, user.get("id"))
+    if stored is None:
+        raise Unprocessable("A reaction to a message Parley does not have.")
+    react_to_message(message=stored, emoji=_emoji(reaction.get("new_reaction")), by="customer")

@@ -1,25 +1,43 @@
-"""Agents' replies to a Telegram chat, one attempt per run of the `deliver_message` task:
-`sendMessage` to the chat the customer wrote from (https://core.telegram.org/bots/api).
+"""Agents' replies to a Telegram chat, one attempt per run of the `deliver_message` task, to
+the chat the customer last wrote from (https://core.telegram.org/bots/api).
 
-Telegram answers `{"ok": true, "result": {"message_id": …}}`, or `{"ok": false,
-"error_code", "description", "parameters": {"retry_after"}}`. 429 and 5xx (and network
-failures) are tried again with backoff, honouring `retry_after`; other errors (403 "bot was
-blocked by the user", 400 "chat not found") fail the message with Telegram's words, and
-the agent can retry it. The API's base URL is TELEGRAM_API_URL (a fake server in tests)."""
+A reply is one or more Bot API calls ("pieces"): the text with `sendMessage`, each file
+with `sendPhoto` (JPEG, PNG or WebP images up to 10 MB) or `sendDocument` (anything else,
+up to 50 MB), uploaded as multipart/form-data. The text rides on the first file as its
+caption when it fits (1,024 characters), else it goes first on its own. Quick replies
+(`message.data["quick_replies"]`, button titles) go on the last piece as a one-time reply
+keyboard. Each piece sent is recorded at once (`data["telegram"]["sent"]`, `<chat>:<id>`;
+the first is the message's external id), so a retry goes on from the piece that failed and
+nothing reaches the customer twice.
+
+429 and 5xx (and network failures) are tried again with backoff, honouring `retry_after`;
+other errors (403 "bot was blocked by the user", 400 "chat not found") fail the message with
+Telegram's words, and the agent can retry it. A photo Telegram will not take as a photo
+(dimensions, format) is sent again as a document."""
 
 from __future__ import annotations
 
-import json
+from dataclasses import dataclass, replace
 from datetime import timedelta
+from typing import Any
 
-from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
-from inbox.models import ContactIdentity, Message
-from inbox.sources.http import DeliveryRefused, TransientError, call
+from inbox.models import Attachment, ContactIdentity, Message
+from inbox.sources.http import DeliveryRefused
+from inbox.sources.telegram.api import (
+    PHOTO_UPLOAD_LIMIT,
+    UPLOAD_LIMIT,
+    Reply,
+    Upload,
+    bot_call,
+)
 
 RETRY_DELAYS = (10, 60, 5 * 60, 30 * 60, 2 * 60 * 60)
 MAX_TEXT = 4096  # Telegram's limit for one message
+MAX_CAPTION = 1024
+PHOTO_TYPES = ("image/jpeg", "image/png", "image/webp")
 
 
 def _chat_id(message: Message) -> int | None:
@@ -45,6 +63,98 @@ def _chat_id(message: Message) -> int | None:
     return int(identity) if identity and identity.lstrip("-").isdigit() else None
 
 
+def _utf16_length(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2  # how Telegram counts (an emoji may be 2)
+
+
+@dataclass(frozen=True)
+class Piece:
+    text: str = ""  # sendMessage's text, or the file's caption
+    attachment: Attachment | None = None
+
+    @property
+    def method(self) -> str:
+        if self.attachment is None:
+            return "sendMessage"
+        return "sendPhoto" if _as_photo(self.attachment) else "sendDocument"
+
+
+def _as_photo(attachment: Attachment) -> bool:
+    return attachment.content_type in PHOTO_TYPES and attachment.size <= PHOTO_UPLOAD_LIMIT
+
+
+def pieces(text: str, attachments: list[Attachment]) -> list[Piece]:
+    """The calls a reply takes, in order (the same for every attempt)."""
+    if not attachments:
+        return [Piece(text=text)]
+    if text.strip() and _utf16_length(text) <= MAX_CAPTION:
+        return [Piece(text, attachments[0]), *(Piece(attachment=a) for a in attachments[1:])]
+    first = [Piece(text=text)] if text.strip() else []
+    return first + [Piece(attachment=a) for a in attachments]
+
+
+def keyboard(titles: Any) -> dict[str, Any] | None:
+    """A one-time ReplyKeyboardMarkup with one button a row, or None."""
+    if not isinstance(titles, list):
+        return None
+    buttons = [str(title).strip() for title in titles if str(title or "").strip()]
+    if not buttons:
+        return None
+    return {
+        "keyboard": [[{"text": title}] for title in buttons],
+        "one_time_keyboard": True,
+        "resize_keyboard": True,
+    }
+
+
+def _send(token: str, chat_id: int, piece: Piece, markup: dict[str, Any] | None) -> Reply:
+    payload: dict[str, Any] = {"chat_id": chat_id}
+    if piece.attachment is None:
+        payload["text"] = piece.text
+        if markup:
+            payload["reply_markup"] = markup
+        return bot_call(token, "sendMessage", payload)
+    if piece.text:
+        payload["caption"] = piece.text
+    if markup:
+        payload["reply_markup"] = markup
+    attachment = piece.attachment
+    with attachment.file.open("rb") as handle:
+        content = handle.read()
+    as_photo = _as_photo(attachment)
+    upload = Upload(
+        "photo" if as_photo else "document",
+        attachment.filename,
+        attachment.content_type,
+        content,
+    )
+    reply = bot_call(token, "sendPhoto" if as_photo else "sendDocument", payload, upload=upload)
+    if as_photo and not reply.ok and reply.status == 400:
+        # PHOTO_INVALID_DIMENSIONS, IMAGE_PROCESS_FAILED…: the file can still go as a file.
+        reply = bot_call(token, "sendDocument", payload, upload=replace(upload, field="document"))
+    return reply
+
+
+def _record_sent(message: Message, key: str) -> list[str]:
+    """Keep the id of a piece sent (the first: also the message's external id, which the
+    customer's reactions refer to)."""
+    with transaction.atomic():
+        locked = Message.objects.select_for_update(no_key=True).get(pk=message.pk)
+        data = dict(locked.data or {})
+        telegram = dict(data.get("telegram") or {})
+        sent = [*(telegram.get("sent") or []), key]
+        telegram["sent"] = sent
+        data["telegram"] = telegram
+        locked.data = data
+        fields = ["data", "updated_at"]
+        if not locked.external_id:
+            locked.external_id = key
+            fields.append("external_id")
+        locked.save(update_fields=fields)
+    message.data, message.external_id = locked.data, locked.external_id
+    return sent
+
+
 def deliver_telegram_message(message: Message) -> str:
     from inbox.actions import record_delivery_attempt, set_delivery_status
     from inbox.tasks import deliver_message
@@ -61,42 +171,46 @@ def deliver_telegram_message(message: Message) -> str:
     token = str(message.inbox.get_secrets().get("bot_token") or "")
     if not token:
         return fail("This Telegram inbox has no bot token")
-    if message.attachments.exists():
-        return fail("Files cannot be sent to Telegram yet: send the text alone")
     if len(message.text) > MAX_TEXT:
         return fail(f"Telegram messages are limited to {MAX_TEXT} characters")
+    attachments = list(message.attachments.order_by("id"))
+    for attachment in attachments:
+        if attachment.size > UPLOAD_LIMIT:
+            return fail(
+                f"{attachment.filename} is {attachment.size / 1024 / 1024:.1f} MB: "
+                "Telegram bots can send files up to 50 MB"
+            )
     chat_id = _chat_id(message)
     if chat_id is None:
         return fail("No Telegram chat to answer in")
+    plan = pieces(message.text, attachments)
+    markup = keyboard((message.data or {}).get("quick_replies"))
+    sent = list(((message.data or {}).get("telegram") or {}).get("sent") or [])
     attempts = record_delivery_attempt(message=message)
-    url = f"{settings.TELEGRAM_API_URL.rstrip('/')}/bot{token}/sendMessage"
-    body = json.dumps({"chat_id": chat_id, "text": message.text}).encode()
-    try:
-        answer = call(url, body, {"Content-Type": "application/json"})
-    except DeliveryRefused as exc:
-        return fail(str(exc))
-    except TransientError as exc:
-        status, description, retry_after = 0, str(exc), exc.retry_after
-    else:
+    for index in range(len(sent), len(plan)):
         try:
-            data = json.loads(answer.text)
-        except ValueError:
-            data = {}
-        if answer.status == 200 and data.get("ok"):
-            sent_id = (data.get("result") or {}).get("message_id")
-            message.external_id = f"{chat_id}:{sent_id}"
-            message.save(update_fields=["external_id", "updated_at"])
-            record_delivery_attempt(message=message, counted=True, provider_id=str(sent_id))
-            set_delivery_status(message=message, status=Message.Delivery.SENT)
-            return f"sent on attempt {attempts}"
-        status = int(data.get("error_code") or answer.status)
-        description = str(data.get("description") or f"HTTP {answer.status}")[:300]
-        retry_after = (data.get("parameters") or {}).get("retry_after") or answer.retry_after
-        if status != 429 and status < 500:
-            return fail(f"Telegram refused it: {description}")
-    record_delivery_attempt(message=message, error=description, counted=True)
-    if attempts > len(RETRY_DELAYS) or not deliver_message.get_backend().supports_defer:
-        return fail(f"{description} (gave up after {attempts} attempts)")
-    delay = max(RETRY_DELAYS[attempts - 1], int(retry_after or 0))
-    deliver_message.using(run_after=timezone.now() + timedelta(seconds=delay)).enqueue(message.pk)
-    return f"attempt {attempts}: {description}; retry in {delay} s"
+            reply = _send(token, chat_id, plan[index], markup if index == len(plan) - 1 else None)
+        except DeliveryRefused as exc:
+            return fail(str(exc))
+        if reply.ok:
+            sent_id = (
+                (reply.result or {}).get("message_id") if isinstance(reply.result, dict) else None
+            )
+            sent = _record_sent(message, f"{chat_id}:{sent_id}")
+            if len(sent) == 1:
+                record_delivery_attempt(message=message, counted=True, provider_id=str(sent_id))
+            continue
+        done = f" ({len(sent)} of {len(plan)} parts were sent)" if sent else ""
+        if not reply.transient:
+            return fail(f"Telegram refused it: {reply.description}{done}")
+        description = reply.description + done
+        record_delivery_attempt(message=message, error=description, counted=True)
+        if attempts > len(RETRY_DELAYS) or not deliver_message.get_backend().supports_defer:
+            return fail(f"{description} (gave up after {attempts} attempts)")
+        delay = max(RETRY_DELAYS[attempts - 1], int(reply.retry_after or 0))
+        deliver_message.using(run_after=timezone.now() + timedelta(seconds=delay)).enqueue(
+            message.pk
+        )
+        return f"attempt {attempts}: {description}; retry in {delay} s"
+    set_delivery_status(message=message, status=Message.Delivery.SENT)
+    return f"sent on attempt {attempts}"
