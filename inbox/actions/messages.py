@@ -29,6 +29,16 @@ from inbox.models import Attachment, Contact, Conversation, Inbox, Message
 from inbox.payloads import CONVERSATION_PREFETCH, CONVERSATION_SELECT
 
 PREVIEW_LENGTH = 200
+# Buttons the customer taps to answer: WhatsApp (3 as buttons, up to 10 as a list),
+# Messenger and Instagram (13), Telegram (a keyboard). The lowest common limits.
+QUICK_REPLY_KINDS = {
+    Inbox.Kind.WHATSAPP,
+    Inbox.Kind.MESSENGER,
+    Inbox.Kind.INSTAGRAM,
+    Inbox.Kind.TELEGRAM,
+}
+MAX_QUICK_REPLIES = 10
+QUICK_REPLY_CHARS = 20
 
 
 @dataclass(frozen=True)
@@ -284,22 +294,32 @@ def send_reply(
     canned_attachment_ids: Sequence[int] = (),
     tag: str = "",
     template: dict[str, Any] | None = None,
+    quick_replies: Sequence[str] = (),
 ) -> Message:
     """An agent's reply to the customer, queued for delivery by the inbox's source. `cc`:
     email addresses to copy ("Name <address>" or an address). `started_from`: the suggested
     draft or canned reply the agent started from (see `record_reply_metric`);
     `canned_attachment_ids`: files of canned replies the author may use, sent along.
     `tag`: a Messenger/Instagram message tag; `template`: a WhatsApp template send (see
-    `send_template`). Refused (InboxError) when the platform's rules forbid it now
-    (inbox/sources/rules.py)."""
+    `send_template`); `quick_replies`: button titles the customer can tap to answer
+    (messaging apps that have them; at most 10, 20 characters each). Refused (InboxError)
+    when the platform's rules forbid it now (inbox/sources/rules.py)."""
     from inbox.sources.rules import refusal
 
     attachments = [*attachments, *_canned_files(author, conversation, canned_attachment_ids)]
     if not text.strip() and not attachments:
         raise InboxError("Write something or attach a file.", field="text")
     copies = _valid_cc(cc)
+    buttons = [" ".join(str(title).split()) for title in quick_replies if str(title).strip()]
+    if len(buttons) > MAX_QUICK_REPLIES or any(len(b) > QUICK_REPLY_CHARS for b in buttons):
+        raise InboxError(
+            f"At most {MAX_QUICK_REPLIES} quick replies of {QUICK_REPLY_CHARS} characters each.",
+            field="quick_replies",
+        )
     with writing():
         conversation = lock_conversation(conversation.pk)
+        if buttons and conversation.inbox.kind not in QUICK_REPLY_KINDS:
+            raise InboxError("This channel has no quick replies.", field="quick_replies")
         refused = refusal(conversation, template=template is not None, tag=tag)
         if refused:
             raise InboxError(refused, field="text")
@@ -309,6 +329,8 @@ def send_reply(
             extras["message_tag"] = tag
         if template is not None:
             extras["template"] = template
+        if buttons:
+            extras["quick_replies"] = buttons
         message = Message.objects.create(
             conversation=conversation,
             inbox_id=conversation.inbox_id,

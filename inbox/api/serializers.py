@@ -47,6 +47,13 @@ class MessageCreate(serializers.Serializer[Any]):
         allow_blank=True,
         help_text="Messenger/Instagram: a message tag, to write after the 24-hour window",
     )
+    quick_replies = serializers.ListField(
+        child=serializers.CharField(max_length=20),
+        max_length=10,
+        required=False,
+        default=list,
+        help_text="WhatsApp, Messenger, Instagram, Telegram: buttons the customer can tap",
+    )
     template_id = _id(
         required=False, help_text="WhatsApp: send this approved template (text is ignored)"
     )

@@ -334,6 +334,7 @@ class ConversationViewSet(viewsets.ViewSet):
                         "canned_reply_id": data.get("canned_reply_id"),
                     },
                     tag=data["tag"],
+                    quick_replies=data["quick_replies"],
                 )
         except actions.InboxError as exc:
             raise _refuse(exc) from exc

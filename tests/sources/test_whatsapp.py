@@ -274,6 +274,34 @@ def test_what_cannot_be_used_is_kept_with_the_reason(inbox, run_tasks) -> None:
     assert Message.objects.count() == 0
 
 
+def test_another_number_on_the_same_app_goes_to_its_own_inbox(inbox, run_tasks) -> None:
+    second = actions.create_inbox(
+        name="Shop WhatsApp (US)",
+        kind="whatsapp",
+        actor=AdminFactory(),
+        origin=SYSTEM,
+        settings={"phone_number_id": "222", "business_account_id": "WABA1"},
+        secrets={"app_secret": APP_SECRET, "access_token": "t", "verify_token": "v2"},
+    )
+    actions.create_inbox(  # same number id, but another Meta app: never chosen
+        name="Impostor",
+        kind="whatsapp",
+        actor=AdminFactory(),
+        origin=SYSTEM,
+        settings={"phone_number_id": "333"},
+        secrets={"app_secret": "another-app", "access_token": "t", "verify_token": "v3"},
+    )
+    for number, wamid in (("222", "wamid.US"), ("333", "wamid.X")):
+        payload = customer_message(wamid=wamid)
+        payload["entry"][0]["changes"][0]["value"]["metadata"]["phone_number_id"] = number
+        post(inbox, payload)  # all of the app's numbers arrive at one URL
+    run_tasks()
+    stored = Message.objects.get()
+    assert stored.external_id == "wamid.US" and stored.inbox == second
+    refused = ProviderEvent.objects.get(status="unprocessable")
+    assert "names phone number id 333" in refused.error
+
+
 # ---------------------------------------------------------------- replies
 
 

@@ -1,9 +1,10 @@
 """WhatsApp Cloud API webhooks into messages
 (https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/components).
 
-A delivery holds `entry[].changes[]`; each change's `value.metadata.phone_number_id` must be
-this inbox's number (a payload naming another number is kept as unprocessable, never attached
-to another inbox's conversation). Fields:
+A delivery holds `entry[].changes[]`; each change's `value.metadata.phone_number_id` is this
+inbox's number, or another WhatsApp inbox's on the same Meta app (an app has one webhook URL
+for all its numbers); any other number is kept as unprocessable, never attached to another
+inbox's conversation. Fields:
 - `messages`: customer messages (`value.messages`, with `value.contacts` for names) and
   status reports of ours (`value.statuses`: sent, delivered, read, failed; in any order);
 - `smb_message_echoes`: messages the business sent from the WhatsApp Business app on the
@@ -23,7 +24,7 @@ from inbox.actions.messages import AttachmentInput
 from inbox.models import Inbox, Message, ProviderEvent
 from inbox.sources import media
 from inbox.sources.meta import Graph, GraphError
-from inbox.sources.webhooks import RetryLater, Unprocessable
+from inbox.sources.webhooks import RetryLater, Unprocessable, secrets_match
 
 MEDIA_TYPES = ("image", "audio", "video", "document", "sticker")
 STATUSES = {
@@ -69,14 +70,10 @@ def process(event: ProviderEvent) -> None:
             if field not in ("messages", "smb_message_echoes"):
                 raise Unprocessable(f"WhatsApp change of a kind not handled: {field or '?'}")
             number = str((value.get("metadata") or {}).get("phone_number_id") or "")
-            if number != mine:
-                raise Unprocessable(
-                    f"The delivery names phone number id {number or '(none)'}; this inbox is "
-                    f"{mine or 'not set up'}. Nothing was stored."
-                )
+            target = inbox if number and number == mine else _same_app_inbox(inbox, number)
             if field == "smb_message_echoes":
                 for echo in value.get("message_echoes") or []:
-                    _echo(event, echo)
+                    _echo(target, event.attempts, echo)
                     handled += 1
                 continue
             names = {
@@ -85,15 +82,36 @@ def process(event: ProviderEvent) -> None:
                 if isinstance(c, dict)
             }
             for message in value.get("messages") or []:
-                _message(event, message, names)
+                _message(target, event.attempts, message, names)
                 handled += 1
             for status in value.get("statuses") or []:
-                _status(inbox, status)
+                _status(target, status)
                 handled += 1
             for error in value.get("errors") or []:
                 raise Unprocessable(f"WhatsApp reported an error: {_error_text([error])}")
     if not handled:
         raise Unprocessable("The delivery holds no message, status or template update.")
+
+
+def _same_app_inbox(inbox: Inbox, number: str) -> Inbox:
+    """The inbox of another number on the same Meta app. An app has one webhook URL, so an
+    app serving several numbers sends all of them to the URL pasted in its dashboard; a
+    change for another number goes to that number's inbox when the same app secret signed
+    the delivery, and never into this inbox's conversations."""
+    app_secret = str(inbox.get_secrets().get("app_secret") or "")
+    if number:
+        others = Inbox.objects.filter(
+            kind=Inbox.Kind.WHATSAPP, is_active=True, settings__phone_number_id=number
+        ).exclude(pk=inbox.pk)
+        for other in others:
+            if secrets_match(str(other.get_secrets().get("app_secret") or ""), app_secret):
+                return other
+    mine = str((inbox.settings or {}).get("phone_number_id") or "")
+    raise Unprocessable(
+        f"The delivery names phone number id {number or '(none)'}; this inbox is "
+        f"{mine or 'not set up'} and no other WhatsApp inbox on the same Meta app has that "
+        "number. Nothing was stored."
+    )
 
 
 # --- Customer messages ------------------------------------------------------------------------
@@ -112,17 +130,17 @@ def _error_text(errors: Any) -> str:
     return "; ".join(parts) or "no reason given"
 
 
-def _download(event: ProviderEvent, kind: str, item: dict[str, Any]) -> AttachmentInput:
+def _download(inbox: Inbox, attempt: int, kind: str, item: dict[str, Any]) -> AttachmentInput:
     """Media by id: ask the Graph API for its (short-lived) URL, then fetch it with the
     token. Raises media.MediaProblem or RetryLater."""
     media_id = str(item.get("id") or "")
     if not media_id:
         raise media.MediaProblem("the message carries no media id")
-    token = str(event.inbox.get_secrets().get("access_token") or "")
+    token = str(inbox.get_secrets().get("access_token") or "")
     try:
         described = Graph(token).request(media_id, method="GET")
     except GraphError as exc:
-        if exc.transient and event.attempts <= 3:
+        if exc.transient and attempt <= 3:
             raise RetryLater(f"Looking up media {media_id} failed: {exc}") from exc
         raise media.MediaProblem(str(exc)) from exc
     url = str(described.get("url") or "")
@@ -131,7 +149,7 @@ def _download(event: ProviderEvent, kind: str, item: dict[str, Any]) -> Attachme
     return media.fetch_media(
         url,
         kind="voice" if kind == "audio" and item.get("voice") else kind,
-        attempt=event.attempts,
+        attempt=attempt,
         headers={"Authorization": f"Bearer {token}"},
         declared_type=str(item.get("mime_type") or described.get("mime_type") or ""),
         filename=str(item.get("filename") or ""),
@@ -158,7 +176,7 @@ def _vcard(card: dict[str, Any]) -> tuple[str, bytes]:
 
 
 def _content(
-    event: ProviderEvent, message: dict[str, Any]
+    inbox: Inbox, attempt: int, message: dict[str, Any]
 ) -> tuple[str, list[AttachmentInput], dict[str, Any]]:
     """Text, files and extras of one message."""
     kind = str(message.get("type") or "")
@@ -170,7 +188,7 @@ def _content(
     if kind in MEDIA_TYPES:
         caption = str(body.get("caption") or "")
         try:
-            return caption, [_download(event, kind, body)], extras
+            return caption, [_download(inbox, attempt, kind, body)], extras
         except media.MediaProblem as exc:
             extras["media_error"] = str(exc)
             text = media.placeholder("voice" if body.get("voice") else kind, str(exc))
@@ -199,7 +217,7 @@ def _content(
     return media.placeholder(kind or "message"), [], extras
 
 
-def _message(event: ProviderEvent, message: Any, names: dict[str, str]) -> None:
+def _message(inbox: Inbox, attempt: int, message: Any, names: dict[str, str]) -> None:
     from inbox.actions import receive_inbound_message
     from inbox.actions.platform import provider_message, react_to_message
 
@@ -210,19 +228,19 @@ def _message(event: ProviderEvent, message: Any, names: dict[str, str]) -> None:
         raise Unprocessable("A message without its sender (from) or id.")
     if message.get("type") == "reaction":
         reaction = message.get("reaction") or {}
-        target = provider_message(event.inbox, str(reaction.get("message_id") or ""))
+        target = provider_message(inbox, str(reaction.get("message_id") or ""))
         if target is None:
             raise Unprocessable("A reaction to a message Parley does not have.")
         react_to_message(message=target, emoji=str(reaction.get("emoji") or ""))
         return
-    if provider_message(event.inbox, wamid) is not None:
+    if provider_message(inbox, wamid) is not None:
         return  # a redelivery: nothing to download again
-    text, files, extras = _content(event, message)
+    text, files, extras = _content(inbox, attempt, message)
     context = message.get("context") or {}
     if context.get("id"):
         extras["reply_to"] = str(context["id"])
     receive_inbound_message(
-        inbox=event.inbox,
+        inbox=inbox,
         identity=IdentityInput(
             kind="external", value=sender, name=names.get(sender, ""), phone=f"+{sender}"
         ),
@@ -257,14 +275,14 @@ def _status(inbox: Inbox, status: Any) -> None:
         raise RetryLater(f"A status for {status['id']}, a message not recorded (yet).")
 
 
-def _echo(event: ProviderEvent, echo: Any) -> None:
+def _echo(inbox: Inbox, attempt: int, echo: Any) -> None:
     from inbox.actions.platform import record_echo
 
     if not isinstance(echo, dict) or not str(echo.get("to") or "").isdigit():
         raise Unprocessable("An echo without its recipient (to).")
-    text, files, extras = _content(event, echo)
+    text, files, extras = _content(inbox, attempt, echo)
     record_echo(
-        inbox=event.inbox,
+        inbox=inbox,
         identity=IdentityInput(kind="external", value=str(echo["to"]), phone=f"+{echo['to']}"),
         text=text,
         external_id=str(echo.get("id") or ""),

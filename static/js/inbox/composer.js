@@ -6,7 +6,7 @@ import { sendFrame } from "./socket.js";
 import { ME, hooks, state } from "./state.js";
 import { addMessageToThread, maxMessageId, msgEls, scroller, scrollToBottom } from "./thread.js";
 import { initCanned, onCannedInput, onCannedKey } from "./canned.js";
-import { currentTag, renderRules } from "./rules.js";
+import { clearQuickReplies, currentTag, quickReplies, renderRules } from "./rules.js";
 import { forgetSuggestions, initSuggestions, loadSuggestions, onComposerEdited, renderSegments } from "./suggestions.js";
 
 export const textarea = $("composer-text");
@@ -157,7 +157,8 @@ async function send(force) {
     const origin = kind === "message" && state.origin ? state.origin : {};
     const canned_attachments = cannedFiles.map((f) => f.id);
     const tag = kind === "message" ? currentTag() : "";
-    let request = { method: "POST", body: { text, kind, cc, canned_attachments, tag, ...origin } };
+    const quick_replies = kind === "message" ? quickReplies() : [];
+    let request = { method: "POST", body: { text, kind, cc, canned_attachments, tag, quick_replies, ...origin } };
     if (files.length) {
       const form = new FormData();
       form.append("text", text);
@@ -166,11 +167,13 @@ async function send(force) {
       for (const [key, value] of Object.entries(origin)) form.append(key, String(value));
       for (const fileId of canned_attachments) form.append("canned_attachments", String(fileId));
       if (tag) form.append("tag", tag);
+      for (const title of quick_replies) form.append("quick_replies", title);
       for (const file of files) form.append("attachments", file, file.name);
       request = { method: "POST", form };
     }
     const message = await serial(id, () => api("conversations/" + id + "/messages/", request));
     state.drafts.delete(id);
+    if (quick_replies.length) clearQuickReplies();
     if (files.length || cannedFiles.length) {
       pendingFiles = pendingFiles.filter((f) => !files.includes(f));
       state.cannedFiles = state.cannedFiles.filter((f) => !cannedFiles.includes(f));

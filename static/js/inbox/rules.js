@@ -39,6 +39,19 @@ export function replyState(conv, now) {
   return { blocked: closed + " Nothing can be sent until the customer writes again.", tags: [], open, closes };
 }
 
+const QUICK_REPLY_KINDS = new Set(["whatsapp", "messenger", "instagram", "telegram"]);
+
+// The quick-reply buttons typed for this reply (an empty list when the channel has none).
+export function quickReplies() {
+  if ($("quick-replies").hidden) return [];
+  return $("quick-replies-input").value.split(",").map((t) => t.trim()).filter(Boolean);
+}
+
+export function clearQuickReplies() {
+  $("quick-replies-input").value = "";
+  $("quick-replies").open = false;
+}
+
 export function currentTag() {
   const box = $("composer-tag");
   return box.hidden ? "" : $("tag-select").value;
@@ -68,6 +81,7 @@ export function renderRules() {
   select.replaceChildren(...tags.map((t) => h("option", { value: t.tag }, t.label)));
   if (tags.some((t) => t.tag === chosen)) select.value = chosen;
   tagBox.hidden = !tags.length || composer.dataset.mode === "note";
+  $("quick-replies").hidden = !(conv && QUICK_REPLY_KINDS.has(conv.inbox.kind)) || composer.dataset.mode === "note";
   const templates = !!(rules && rules.templates);
   $("template-open").hidden = !templates || composer.dataset.mode === "note";
   if (!templates || (conv && shownFor !== null && shownFor !== conv.id)) closeTemplates();

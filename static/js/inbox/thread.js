@@ -132,8 +132,26 @@ function messageNode(m) {
   const reactions = m.data && m.data.reactions ? Object.entries(m.data.reactions) : [];
   const reactionRow = reactions.length ? h("p", { class: "msg-reactions" }, reactions.map(([by, emoji]) =>
     h("span", { class: "reaction", title: (by === "customer" ? "The customer" : "Your team") + " reacted " + emoji }, emoji))) : null;
+  const buttons = m.data && Array.isArray(m.data.quick_replies) && m.data.quick_replies.length
+    ? h("p", { class: "msg-quick-replies", "aria-label": "Quick-reply buttons" }, m.data.quick_replies.map((t) => h("span", { class: "chip-small" }, t))) : null;
   const foot = !incoming && !note && m.delivery_status ? deliveryNode(m) : null;
-  return h("li", { class: cls, dataset: { id: m.id } }, [head, bubble, reactionRow, foot]);
+  return h("li", { class: cls, dataset: { id: m.id } }, [head, bubble, buttons, reactionRow, rawNode(m), foot]);
+}
+
+// What the provider sent, for admins, on a message Parley could only show as a placeholder
+// (a kind it does not display, or a file that could not be downloaded). Shown as text.
+const SOURCES_WITH_RAW = ["whatsapp", "telegram", "messenger", "instagram", "twilio"];
+function rawNode(m) {
+  if (!(ME && ME.role === "admin") || !m.data || m.direction !== "incoming") return null;
+  const source = SOURCES_WITH_RAW.find((key) => m.data[key] && typeof m.data[key] === "object");
+  const extras = source ? m.data[source] : m.data;
+  const placeholder = /\[[^\]]+\]|not downloaded/.test(m.text || "") || extras.media_error || m.data.media_error;
+  const raw = extras.raw || m.data.raw;
+  if (!placeholder || !raw) return null;
+  return h("details", { class: "msg-raw" }, [
+    h("summary", null, "What the provider sent (admins)"),
+    h("pre", null, JSON.stringify(raw, null, 2)),
+  ]);
 }
 
 function deliveryNode(m) {
