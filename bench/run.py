@@ -30,6 +30,7 @@ BENCHMARKS = {
     "insights": "insights.py",
     "widget": "widget.py",
     "widget-loader": "widget_loader.py",
+    "messaging": "messaging_ingest.py",
 }
 
 

@@ -54,7 +54,8 @@ def _form_class(setup: SourceSetup, *, editing: bool) -> type[forms.Form]:
             fields[spec.name] = forms.CharField(
                 label=spec.label, help_text=spec.help, required=spec.required, max_length=300
             )
-    return type("MessagingInboxForm", (InboxAccessForm,), fields)
+    order = ["name", *(spec.name for spec in setup.fields), "members", "teams"]
+    return type("MessagingInboxForm", (InboxAccessForm,), {**fields, "field_order": order})
 
 
 def webhook_url(setup: SourceSetup, inbox: Inbox) -> str:
