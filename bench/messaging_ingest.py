@@ -60,8 +60,12 @@ def seed() -> dict[str, Any]:
     from accounts.origin import SYSTEM
     from inbox.actions import IdentityInput, create_inbox, receive_inbound_message
 
-    admin = User.objects.create_user("bench-admin@example.com", "bench-password-1", name="Bench Admin", role="admin")
-    agents = User.objects.bulk_create(User(email=f"agent{i}@example.com", name=f"Agent {i}", password="!") for i in range(5))
+    admin = User.objects.create_user(
+        "bench-admin@example.com", "bench-password-1", name="Bench Admin", role="admin"
+    )
+    agents = User.objects.bulk_create(
+        User(email=f"agent{i}@example.com", name=f"Agent {i}", password="!") for i in range(5)
+    )
     meta = {"app_secret": APP_SECRET, "access_token": "bench-token", "verify_token": "v"}
     specs = {
         "api": ({}, {"api_key": pysecrets.token_urlsafe(32), "signing_secret": "s"}),
@@ -69,14 +73,31 @@ def seed() -> dict[str, Any]:
         "messenger": ({"page_id": "PAGE1", "app_id": "APP1"}, meta),
         "instagram": ({"instagram_account_id": "IG1", "app_id": "APP1"}, meta),
         "telegram": ({}, {"bot_token": "1:bench", "webhook_secret": "bench-secret"}),
-        "sms": ({"account_sid": ACCOUNT_SID, "phone_number": SMS_NUMBER}, {"auth_token": AUTH_TOKEN}),
+        "sms": (
+            {"account_sid": ACCOUNT_SID, "phone_number": SMS_NUMBER},
+            {"auth_token": AUTH_TOKEN},
+        ),
     }
     inboxes = {}
     for kind, (settings, keys) in specs.items():
-        inbox = create_inbox(name=f"Bench {kind}", kind=kind, actor=admin, origin=SYSTEM, members=agents, settings=settings, secrets=keys)
-        for i in range(KNOWN):  # known contacts, each with a conversation (identity as the source makes it)
+        inbox = create_inbox(
+            name=f"Bench {kind}",
+            kind=kind,
+            actor=admin,
+            origin=SYSTEM,
+            members=agents,
+            settings=settings,
+            secrets=keys,
+        )
+        for i in range(
+            KNOWN
+        ):  # known contacts, each with a conversation (identity as the source makes it)
             value, kind_of = known_identity(kind, i)
-            receive_inbound_message(inbox=inbox, identity=IdentityInput(kind=kind_of, value=value, name=f"Known {i}"), text=TEXT.format(n=i))
+            receive_inbound_message(
+                inbox=inbox,
+                identity=IdentityInput(kind=kind_of, value=value, name=f"Known {i}"),
+                text=TEXT.format(n=i),
+            )
         inboxes[kind] = inbox
     return inboxes
 
@@ -128,7 +149,9 @@ class Load:
 
     def run(self) -> float:
         stop_at = time.monotonic() + self.seconds
-        workers = [threading.Thread(target=self._client, args=(stop_at,)) for _ in range(self.threads)]
+        workers = [
+            threading.Thread(target=self._client, args=(stop_at,)) for _ in range(self.threads)
+        ]
         started = time.monotonic()
         for w in workers:
             w.start()
@@ -145,12 +168,18 @@ def requests_for(kind: str, inbox: Any, port: int) -> Any:
     counter = itertools.count()
     rng = random.Random()
     run = pysecrets.token_hex(3)
-    path = {"api": f"/sources/api/{inbox.public_id}/messages"}.get(kind, f"/sources/{kind}/{inbox.public_id}/")
+    path = {"api": f"/sources/api/{inbox.public_id}/messages"}.get(
+        kind, f"/sources/{kind}/{inbox.public_id}/"
+    )
     api_key = inbox.get_secrets().get("api_key", "")
 
     def who(n: int) -> tuple[str, str]:
         if rng.random() < NEW_SHARE:
-            fresh = {"sms": f"+1666{n:07d}", "whatsapp": f"4488{n:08d}", "telegram": str(900000 + n)}
+            fresh = {
+                "sms": f"+1666{n:07d}",
+                "whatsapp": f"4488{n:08d}",
+                "telegram": str(900000 + n),
+            }
             return fresh.get(kind, f"new-{run}-{n}"), f"New {n}"
         return known_identity(kind, rng.randrange(KNOWN))[0], ""
 
@@ -160,32 +189,101 @@ def requests_for(kind: str, inbox: Any, port: int) -> Any:
         text = TEXT.format(n=n)
         now = int(time.time())
         if kind == "api":
-            body = json.dumps({"contact": {"kind": "external", "identifier": sender, "name": _name or sender}, "text": text, "external_id": f"b-{run}-{n}"}).encode()
-            return "POST", path, body, {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
+            body = json.dumps(
+                {
+                    "contact": {"kind": "external", "identifier": sender, "name": _name or sender},
+                    "text": text,
+                    "external_id": f"b-{run}-{n}",
+                }
+            ).encode()
+            return (
+                "POST",
+                path,
+                body,
+                {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"},
+            )
         if kind == "whatsapp":
             value = {
                 "messaging_product": "whatsapp",
                 "metadata": {"display_phone_number": "15550001111", "phone_number_id": "1065"},
                 "contacts": [{"profile": {"name": _name or "Known"}, "wa_id": sender}],
-                "messages": [{"from": sender, "id": f"wamid.{run}{n}", "timestamp": str(now), "type": "text", "text": {"body": text}}],
+                "messages": [
+                    {
+                        "from": sender,
+                        "id": f"wamid.{run}{n}",
+                        "timestamp": str(now),
+                        "type": "text",
+                        "text": {"body": text},
+                    }
+                ],
             }
-            payload: Any = {"object": "whatsapp_business_account", "entry": [{"id": "WABA", "changes": [{"field": "messages", "value": value}]}]}
+            payload: Any = {
+                "object": "whatsapp_business_account",
+                "entry": [{"id": "WABA", "changes": [{"field": "messages", "value": value}]}],
+            }
         elif kind in ("messenger", "instagram"):
             account = "PAGE1" if kind == "messenger" else "IG1"
-            item = {"sender": {"id": sender}, "recipient": {"id": account}, "timestamp": now * 1000, "message": {"mid": f"m_{run}{n}", "text": text}}
-            payload = {"object": "page" if kind == "messenger" else "instagram", "entry": [{"id": account, "time": now * 1000, "messaging": [item]}]}
+            item = {
+                "sender": {"id": sender},
+                "recipient": {"id": account},
+                "timestamp": now * 1000,
+                "message": {"mid": f"m_{run}{n}", "text": text},
+            }
+            payload = {
+                "object": "page" if kind == "messenger" else "instagram",
+                "entry": [{"id": account, "time": now * 1000, "messaging": [item]}],
+            }
         elif kind == "telegram":
             user = int(sender)
-            message = {"message_id": n + 1, "from": {"id": user, "is_bot": False, "first_name": _name or "Known"}, "chat": {"id": user, "type": "private"}, "date": now, "text": text}
+            message = {
+                "message_id": n + 1,
+                "from": {"id": user, "is_bot": False, "first_name": _name or "Known"},
+                "chat": {"id": user, "type": "private"},
+                "date": now,
+                "text": text,
+            }
             body = json.dumps({"update_id": n + 1, "message": message}).encode()
-            return "POST", path, body, {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": "bench-secret", "X-Bench-Run": run}
+            return (
+                "POST",
+                path,
+                body,
+                {
+                    "Content-Type": "application/json",
+                    "X-Telegram-Bot-Api-Secret-Token": "bench-secret",
+                    "X-Bench-Run": run,
+                },
+            )
         else:  # sms
-            params = [("AccountSid", ACCOUNT_SID), ("Body", text), ("From", sender), ("MessageSid", f"SM{run}{n:026d}"[:34]), ("NumMedia", "0"), ("SmsStatus", "received"), ("To", SMS_NUMBER)]
+            params = [
+                ("AccountSid", ACCOUNT_SID),
+                ("Body", text),
+                ("From", sender),
+                ("MessageSid", f"SM{run}{n:026d}"[:34]),
+                ("NumMedia", "0"),
+                ("SmsStatus", "received"),
+                ("To", SMS_NUMBER),
+            ]
             url = f"http://127.0.0.1:{port}{path}"
             body = urllib.parse.urlencode(params).encode()
-            return "POST", path, body, {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": twilio_signature(AUTH_TOKEN, url, params)}
+            return (
+                "POST",
+                path,
+                body,
+                {
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    "X-Twilio-Signature": twilio_signature(AUTH_TOKEN, url, params),
+                },
+            )
         body = json.dumps(payload).encode()
-        return "POST", path, body, {"Content-Type": "application/json", "X-Hub-Signature-256": meta_signature(APP_SECRET, body)}
+        return (
+            "POST",
+            path,
+            body,
+            {
+                "Content-Type": "application/json",
+                "X-Hub-Signature-256": meta_signature(APP_SECRET, body),
+            },
+        )
 
     return make
 
@@ -202,13 +300,20 @@ def pending_events(inbox_id: int) -> int:
     return ProviderEvent.objects.filter(inbox_id=inbox_id, status="pending").count()
 
 
-def run_source(kind: str, inbox: Any, port: int, pids: dict[str, int], threads: int, seconds: float) -> dict[str, float]:
+def run_source(
+    kind: str, inbox: Any, port: int, pids: dict[str, int], threads: int, seconds: float
+) -> dict[str, float]:
     before = count_messages(inbox.pk)
     load = Load(port, threads, seconds, requests_for(kind, inbox, port))
     cpu = harness.CpuWindow(pids)
     started = time.monotonic()
     accepted_rate = load.run()
-    accepted = load.statuses.get(200, 0) + load.statuses.get(201, 0) + load.statuses.get(202, 0) + load.statuses.get(204, 0)
+    accepted = (
+        load.statuses.get(200, 0)
+        + load.statuses.get(201, 0)
+        + load.statuses.get(202, 0)
+        + load.statuses.get(204, 0)
+    )
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:  # the worker catches up with the backlog
         stored = count_messages(inbox.pk) - before
@@ -223,7 +328,7 @@ def run_source(kind: str, inbox: Any, port: int, pids: dict[str, int], threads: 
     print(
         f"{kind:10} accepted {accepted_rate:7.1f}/s (p50 {s['p50']:6.1f} ms, p99 {s['p99']:7.1f} ms)  "
         f"end to end {end_to_end:7.1f} msg/s ({stored} stored of {accepted} accepted in {finished - started:.1f} s; "
-        f"pending {pending_events(inbox.pk)})  CPU % of a core: daphne {usage['daphne']:.0f}, worker {usage['worker']:.0f}, "
+        f"pending {pending_events(inbox.pk)})  CPU % of a core: daphne {usage['daphne']:.0f}, workers {' + '.join(f'{v:.0f}' for k, v in usage.items() if k.startswith('worker'))}, "
         f"bench {usage['bench']:.0f}, machine {usage['machine']:.0f} % of 2"
     )
     if load.errors:
@@ -237,6 +342,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--sources", default="api,whatsapp,messenger,instagram,telegram,sms")
+    parser.add_argument("--workers", type=int, default=1, help="db_worker processes")
     args = parser.parse_args()
     seconds = args.seconds or (6.0 if args.quick else 20.0)
     harness.raise_fd_limit()
@@ -244,39 +350,78 @@ def main() -> None:
     redis = harness.bench_redis_url(env["REDIS_URL"])
     from tests.fake_provider import FakeProvider
 
-    graph = FakeProvider(default=lambda request: (200, {"first_name": "Bench", "last_name": "Customer", "name": "Bench Customer", "username": "bench"}, {}))
+    graph = FakeProvider(
+        default=lambda request: (
+            200,
+            {
+                "first_name": "Bench",
+                "last_name": "Customer",
+                "name": "Bench Customer",
+                "username": "bench",
+            },
+            {},
+        )
+    )
     os.environ["META_GRAPH_URL"] = graph.url + "/v21.0"
-    print(f"messaging ingest — {harness.run_stamp()} — {harness.machine()}; background load {harness.background_load():.0f} %")
+    print(
+        f"messaging ingest — {harness.run_stamp()} — {harness.machine()}; background load {harness.background_load():.0f} %"
+    )
     with harness.bench_database(env["DATABASE_URL"], "bench_messaging") as db_url:
         harness.django_setup(db_url, redis)
         inboxes = seed()
         from django.db import connections
 
         connections.close_all()
-        print(f"1 Daphne + 1 db_worker; {args.threads} client threads, {seconds:g} s of load per source, {int(NEW_SHARE * 100)} % new contacts")
-        server_env = dict(os.environ, DATABASE_URL=db_url, REDIS_URL=redis, **harness.server_env_overrides())
-        worker = subprocess.Popen(
-            [sys.executable, "manage.py", "db_worker", "--no-startup-delay", "--interval", "0.05"],
-            cwd=harness.ROOT, env=server_env, stdout=subprocess.DEVNULL, stderr=open("/tmp/parley-bench-worker.log", "wb"),  # noqa: SIM115
+        print(
+            f"1 Daphne + {args.workers} db_worker; {args.threads} client threads, {seconds:g} s of load per source, {int(NEW_SHARE * 100)} % new contacts"
         )
+        server_env = dict(
+            os.environ, DATABASE_URL=db_url, REDIS_URL=redis, **harness.server_env_overrides()
+        )
+        workers = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "manage.py",
+                    "db_worker",
+                    "--no-startup-delay",
+                    "--interval",
+                    "0.05",
+                ],
+                cwd=harness.ROOT,
+                env=server_env,
+                stdout=subprocess.DEVNULL,
+                stderr=open(f"/tmp/parley-bench-worker{i}.log", "wb"),  # noqa: SIM115
+            )
+            for i in range(args.workers)
+        ]
         results: dict[str, dict[str, float]] = {}
         try:
             with harness.daphne(db_url, redis, log_name="messaging") as server:
-                pids = {"daphne": server.pid, "worker": worker.pid, "bench": os.getpid()}
+                pids = {
+                    "daphne": server.pid,
+                    **{f"worker{i}": w.pid for i, w in enumerate(workers)},
+                    "bench": os.getpid(),
+                }
                 warm = Load(server.port, 2, 1.0, requests_for("api", inboxes["api"], server.port))
                 warm.run()
                 for kind in args.sources.split(","):
-                    results[kind] = run_source(kind, inboxes[kind], server.port, pids, args.threads, seconds)
+                    results[kind] = run_source(
+                        kind, inboxes[kind], server.port, pids, args.threads, seconds
+                    )
         finally:
-            worker.terminate()
-            worker.wait(timeout=30)
+            for worker in workers:
+                worker.terminate()
+                worker.wait(timeout=30)
             graph.close()
         api = results.get("api", {}).get("end_to_end") or 0.0
         print("\nend to end, ratio to the API source (same run):")
         for kind, r in results.items():
             ratio = r["end_to_end"] / api if api else 0.0
             verdict = "met" if r["end_to_end"] >= TARGET else "NOT met"
-            print(f"  {kind:10} {r['end_to_end']:7.1f} msg/s  ×{ratio:.2f}  (target ≥ {TARGET:g}/s: {verdict})")
+            print(
+                f"  {kind:10} {r['end_to_end']:7.1f} msg/s  ×{ratio:.2f}  (target ≥ {TARGET:g}/s: {verdict})"
+            )
         connections.close_all()
 
 

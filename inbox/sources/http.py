@@ -253,7 +253,8 @@ def multipart(
     boundary = uuid.uuid4().hex
 
     def clean(value: str) -> str:
-        return value.replace('"', "").replace("\r", "").replace("\n", "")
+        # As browsers escape names in multipart/form-data (the WHATWG HTML standard).
+        return value.replace("\r", "%0D").replace("\n", "%0A").replace('"', "%22")
 
     parts = [
         (

@@ -677,3 +677,203 @@ def test_admins_set_it_up_copy_the_webhook_and_test_the_connection(
     passed = admin_web.post(f"/settings/inboxes/{inbox.pk}/messaging/test/", follow=True)
     html = passed.content.decode()
     assert "Connected to “Shop”" in html and "order_update" in html and "Rejected" in html
+
+
+# ---------------------------------------------------------------- quick replies
+
+
+def queued_with_quick_replies(
+    conversation: Conversation,
+    titles: list[str],
+    run_tasks: Any,
+    capture: Any,
+    text: str = "Pick one",
+) -> Message:
+    """A reply whose `data["quick_replies"]` is set as is (beyond what `send_reply` takes),
+    then delivered."""
+    with capture(execute=False) as callbacks:
+        sent = actions.send_reply(conversation=conversation, author=UserFactory(), text=text)
+    sent.data = {**sent.data, "quick_replies": titles}
+    sent.save(update_fields=["data"])
+    for callback in callbacks:
+        callback()
+    run_all(run_tasks)
+    sent.refresh_from_db()
+    return sent
+
+
+def test_up_to_three_quick_replies_go_as_reply_buttons(
+    inbox, graph, run_tasks, django_capture_on_commit_callbacks
+) -> None:
+    conversation = conversation_with_customer(inbox, run_tasks)
+    sent = reply(
+        conversation,
+        "Did the parcel arrive?",
+        run_tasks,
+        django_capture_on_commit_callbacks,
+        quick_replies=["Yes", "No", "Not sure yet"],
+    )
+    (call,) = graph.calls(f"/v21.0/{NUMBER_ID}/messages")
+    assert call.json == {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": CUSTOMER,
+        "type": "interactive",
+        "interactive": {
+            "type": "button",
+            "body": {"text": "Did the parcel arrive?"},
+            "action": {
+                "buttons": [
+                    {"type": "reply", "reply": {"id": "quick_reply_1", "title": "Yes"}},
+                    {"type": "reply", "reply": {"id": "quick_reply_2", "title": "No"}},
+                    {"type": "reply", "reply": {"id": "quick_reply_3", "title": "Not sure yet"}},
+                ]
+            },
+        },
+    }
+    assert sent.delivery_status == "sent" and sent.external_id == "wamid.OUT1"
+    assert sent.data["whatsapp_sent"] == ["wamid.OUT1"]
+
+
+def test_four_to_ten_quick_replies_go_as_a_list(
+    inbox, graph, run_tasks, django_capture_on_commit_callbacks
+) -> None:
+    conversation = conversation_with_customer(inbox, run_tasks)
+    titles = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"]
+    sent = reply(
+        conversation,
+        "Which day suits you?",
+        run_tasks,
+        django_capture_on_commit_callbacks,
+        quick_replies=titles,
+    )
+    (call,) = graph.calls(f"/v21.0/{NUMBER_ID}/messages")
+    assert call.json == {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": CUSTOMER,
+        "type": "interactive",
+        "interactive": {
+            "type": "list",
+            "body": {"text": "Which day suits you?"},
+            "action": {
+                "button": "Choose",
+                "sections": [
+                    {
+                        "title": "Options",
+                        "rows": [
+                            {"id": f"quick_reply_{n}", "title": title}
+                            for n, title in enumerate(titles, 1)
+                        ],
+                    }
+                ],
+            },
+        },
+    }
+    assert sent.delivery_status == "sent"
+
+
+def test_quick_replies_follow_the_files_and_a_retry_does_not_send_a_part_twice(
+    inbox, graph, run_tasks, django_capture_on_commit_callbacks
+) -> None:
+    conversation = conversation_with_customer(inbox, run_tasks)
+    path = f"/v21.0/{NUMBER_ID}/messages"
+    graph.queue(path, 200, {"messages": [{"id": "wamid.PHOTO"}]})
+    graph.queue(path, 503, {"error": {"message": "Service unavailable", "code": 2}})
+    sent = reply(
+        conversation,
+        "Is this the right label?",
+        run_tasks,
+        django_capture_on_commit_callbacks,
+        attachments=[actions.AttachmentInput("label.jpg", "image/jpeg", JPEG)],
+        quick_replies=["Yes", "No"],
+    )
+    photo, refused, buttons = (call.json for call in graph.calls(path))
+    assert photo["type"] == "image" and "caption" not in photo["image"]  # the text has buttons
+    assert refused == buttons and buttons["type"] == "interactive"
+    assert buttons["interactive"]["body"] == {"text": "Is this the right label?"}
+    assert sent.delivery_status == "sent" and sent.external_id == "wamid.PHOTO"
+    assert sent.data["whatsapp_sent"][0] == "wamid.PHOTO" and len(sent.data["whatsapp_sent"]) == 2
+    assert sent.data["delivery_attempts"] == 2
+
+
+@pytest.mark.parametrize(
+    ("titles", "text", "error"),
+    [
+        (
+            [f"Option {n}" for n in range(11)],
+            "Pick one",
+            "WhatsApp takes at most 10 quick replies; this message has 11",
+        ),
+        (
+            ["Yes", "A title of twenty-one"],
+            "Pick one",
+            "WhatsApp quick replies as buttons are limited to 20 characters: "
+            "'A title of twenty-one'",
+        ),
+        (
+            ["A", "B", "C", "A title of twenty-five ch"],
+            "Pick one",
+            "WhatsApp quick replies in a list are limited to 24 characters: "
+            "'A title of twenty-five ch'",
+        ),
+        (
+            ["Yes", "No"],
+            "x" * 1025,
+            "A WhatsApp message with quick reply buttons is limited to 1024 characters; "
+            "this one has 1025",
+        ),
+        (["Yes", 3], "Pick one", "The quick replies must be a list of titles"),
+    ],
+)
+def test_quick_replies_whatsapp_cannot_show_fail_the_message_before_any_call(
+    inbox, graph, run_tasks, django_capture_on_commit_callbacks, titles, text, error
+) -> None:
+    conversation = conversation_with_customer(inbox, run_tasks)
+    sent = queued_with_quick_replies(
+        conversation, titles, run_tasks, django_capture_on_commit_callbacks, text=text
+    )
+    assert sent.delivery_status == "failed" and sent.delivery_error == error
+    assert graph.calls(f"/v21.0/{NUMBER_ID}/messages") == []
+    assert graph.calls(f"/v21.0/{NUMBER_ID}/media") == []
+
+
+def test_quick_replies_without_text_fail_the_message(
+    inbox, graph, run_tasks, django_capture_on_commit_callbacks
+) -> None:
+    conversation = conversation_with_customer(inbox, run_tasks)
+    sent = reply(
+        conversation,
+        "",
+        run_tasks,
+        django_capture_on_commit_callbacks,
+        attachments=[actions.AttachmentInput("label.jpg", "image/jpeg", JPEG)],
+        quick_replies=["Yes", "No"],
+    )
+    assert sent.delivery_status == "failed"
+    assert sent.delivery_error == "WhatsApp quick replies need text to go with them"
+    assert graph.calls(f"/v21.0/{NUMBER_ID}/messages") == []
+
+
+def test_a_template_send_ignores_quick_replies(
+    inbox, graph, run_tasks, django_capture_on_commit_callbacks
+) -> None:
+    conversation = conversation_with_customer(inbox, run_tasks)
+    store_templates(inbox=inbox, rows=TEMPLATES)
+    template = MessageTemplate.objects.get(name="order_update")
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        sent = send_template(
+            conversation=conversation,
+            author=UserFactory(),
+            template=template,
+            params={"header": ["#9"], "body": ["Kerry", "packed"], "buttons": {"0": ["9"]}},
+        )
+    sent.data = {**sent.data, "quick_replies": ["Yes", "No"]}
+    sent.save(update_fields=["data"])
+    for callback in callbacks:
+        callback()
+    run_all(run_tasks)
+    sent.refresh_from_db()
+    (call,) = graph.calls(f"/v21.0/{NUMBER_ID}/messages")
+    assert call.json["type"] == "template" and "interactive" not in call.json
+    assert sent.delivery_status == "sent"

@@ -9,14 +9,20 @@ from __future__ import annotations
 import json
 import logging
 import time
-from datetime import datetime, timedelta
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.utils import timezone
 
 from inbox.models import ContactIdentity, Message
 from inbox.payloads import MESSAGE_PREFETCH, MESSAGE_SELECT, contact_summary, message_payload
 from inbox.sources.api.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
+from inbox.sources.delivery import (
+    RETRY_DELAYS,
+    can_defer,
+    fail,
+    not_deliverable,
+    retry_delay,
+    schedule_retry,
+)
 from inbox.sources.http import (  # noqa: F401 (address_refusal, resolve_target: tests)
     DeliveryRefused,
     TransientError,
@@ -27,9 +33,7 @@ from inbox.sources.http import (  # noqa: F401 (address_refusal, resolve_target:
 
 logger = logging.getLogger(__name__)
 
-# Wait before attempt 2, 3, …; the message fails after the last one.
-RETRY_DELAYS = (10, 60, 5 * 60, 30 * 60, 2 * 60 * 60)
-MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
+MAX_ATTEMPTS = len(RETRY_DELAYS) + 1  # the message fails after the last one
 ERROR_BODY_CHARS = 200
 USER_AGENT = "Parley-Callback/1"
 
@@ -87,46 +91,24 @@ def callback_body(message: Message) -> bytes:
     return json.dumps(payload, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
 
 
-def _fail(message: Message, error: str) -> str:
-    from inbox.actions import set_delivery_status
-
-    set_delivery_status(message=message, status=Message.Delivery.FAILED, error=error)
-    return f"failed: {error}"
-
-
-def _schedule_retry(message: Message, *, attempts: int, retry_after: int | None) -> datetime:
-    from inbox.tasks import deliver_message
-
-    delay = RETRY_DELAYS[attempts - 1]
-    if retry_after is not None:
-        delay = max(delay, retry_after)
-    run_after = timezone.now() + timedelta(seconds=delay)
-    deliver_message.using(run_after=run_after).enqueue(message.pk)
-    return run_after
-
-
 def deliver_api_message(message: Message) -> str:
     """Make one delivery attempt of an outgoing message to its inbox's callback URL and
     record the outcome. Returns a short description (the task's result)."""
     from inbox.actions import record_delivery_attempt, set_delivery_status
-    from inbox.tasks import deliver_message
 
-    if message.direction != Message.Direction.OUTGOING or message.kind != Message.Kind.MESSAGE:
-        return "not an outgoing message"
-    if message.delivery_status != Message.Delivery.QUEUED:
-        # A duplicate run of the task, or a message settled meanwhile.
-        return f"already {message.delivery_status or 'settled'}"
+    if nothing := not_deliverable(message):
+        return nothing
     inbox = message.inbox
     url = str((inbox.settings or {}).get("callback_url") or "").strip()
     if not url:
-        return _fail(message, "This inbox has no callback URL")
+        return fail(message, "This inbox has no callback URL")
     try:
         secret = str(inbox.get_secrets().get("signing_secret") or "")
     except ValueError:
         logger.exception("secrets of inbox %s cannot be decrypted", inbox.pk)
-        return _fail(message, "This inbox's signing secret cannot be read; set a new one")
+        return fail(message, "This inbox's signing secret cannot be read; set a new one")
     if not secret:
-        return _fail(message, "This inbox has no signing secret")
+        return fail(message, "This inbox has no signing secret")
 
     attempts = record_delivery_attempt(message=message)
     body = callback_body(message)
@@ -142,15 +124,15 @@ def deliver_api_message(message: Message) -> str:
     try:
         outcome = post(url, body, headers)
     except DeliveryRefused as exc:
-        return _fail(message, str(exc))
+        return fail(message, str(exc))
     except TransientError as exc:
         error = str(exc)
         record_delivery_attempt(message=message, error=error, counted=True)
         if attempts >= MAX_ATTEMPTS:
-            return _fail(message, f"{error} (gave up after {attempts} attempts)")
-        if not deliver_message.get_backend().supports_defer:
-            return _fail(message, f"{error} (this task backend cannot schedule a retry)")
-        run_after = _schedule_retry(message, attempts=attempts, retry_after=exc.retry_after)
+            return fail(message, f"{error} (gave up after {attempts} attempts)")
+        if not can_defer():
+            return fail(message, f"{error} (this task backend cannot schedule a retry)")
+        run_after = schedule_retry(message, retry_delay(attempts, exc.retry_after))
         return f"attempt {attempts} of {MAX_ATTEMPTS}: {error}; retry at {run_after.isoformat()}"
     set_delivery_status(message=message, status=Message.Delivery.SENT)
     return f"sent ({outcome}) on attempt {attempts}"

@@ -18,20 +18,16 @@ any other refusal fails the message with Meta's words and what to do about them.
 from __future__ import annotations
 
 import json
-import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.utils import timezone
-
 from inbox.models import Attachment, ContactIdentity, Message
+from inbox.sources.delivery import fail, not_deliverable, record_sent_part, retry_later, sent_parts
+from inbox.sources.http import multipart
 from inbox.sources.messenger.platform import Platform
 from inbox.sources.meta import GraphError
 
-RETRY_DELAYS = (10, 60, 5 * 60, 30 * 60, 2 * 60 * 60)
+SENT = ("meta_message_ids",)  # where in message.data the ids of the parts sent are kept
 MAX_QUICK_REPLIES = 13
 MAX_QUICK_REPLY_TITLE = 20
 
@@ -52,25 +48,9 @@ class Part:
             return json.dumps(self.fields).encode(), "application/json"
         with self.attachment.file.open("rb") as handle:
             content = handle.read()
-        return _multipart(self.fields, self.attachment, content)
-
-
-def _multipart(fields: dict[str, Any], attachment: Attachment, content: bytes) -> tuple[bytes, str]:
-    boundary = f"parley-{secrets.token_hex(16)}"
-    chunks = []
-    for name, value in fields.items():
-        text = value if isinstance(value, str) else json.dumps(value)
-        head = f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
-        chunks.append(f"{head}{text}\r\n".encode())
-    filename = "".join(c for c in attachment.filename if c not in '"\r\n\\') or "file"
-    chunks.append(
-        (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="filedata"; '
-            f'filename="{filename}"\r\nContent-Type: {attachment.content_type}\r\n\r\n'
-        ).encode()
-    )
-    chunks.extend([content, f"\r\n--{boundary}--\r\n".encode()])
-    return b"".join(chunks), f"multipart/form-data; boundary={boundary}"
+        fields = {k: v if isinstance(v, str) else json.dumps(v) for k, v in self.fields.items()}
+        file = ("filedata", self.attachment.filename, self.attachment.content_type, content)
+        return multipart(fields, [file])
 
 
 def _recipient(message: Message) -> str | None:
@@ -163,83 +143,44 @@ def parts(message: Message, platform: Platform, recipient: str) -> list[Part]:
     return result
 
 
-def _progress(message: Message, sent: list[str]) -> None:
-    """Keep the ids of the parts sent so far (a retry resumes after them); the first one is
-    the message's external id from now on."""
-    with transaction.atomic():
-        locked = Message.objects.select_for_update(no_key=True).get(pk=message.pk)
-        locked.data = {**(locked.data or {}), "meta_message_ids": sent}
-        fields = ["data", "updated_at"]
-        first = next((mid for mid in sent if mid), "")
-        if first and not locked.external_id:
-            locked.external_id = first[:255]
-            fields.append("external_id")
-        try:
-            with transaction.atomic():
-                locked.save(update_fields=fields)
-        except IntegrityError:
-            # Its echo got stored first (an inbox without its app id): keep the ids only.
-            locked.external_id = ""
-            locked.save(update_fields=["data", "updated_at"])
-    message.data, message.external_id = locked.data, locked.external_id
-
-
 def deliver(message: Message, platform: Platform) -> str:
     from inbox.actions import record_delivery_attempt, set_delivery_status
-    from inbox.tasks import deliver_message
 
-    if message.direction != Message.Direction.OUTGOING or message.kind != Message.Kind.MESSAGE:
-        return "not an outgoing message"
-    if message.delivery_status != Message.Delivery.QUEUED:
-        return f"already {message.delivery_status or 'settled'}"
-
-    def fail(error: str) -> str:
-        set_delivery_status(message=message, status=Message.Delivery.FAILED, error=error)
-        return f"failed: {error}"
-
+    if nothing := not_deliverable(message):
+        return nothing
     graph = platform.graph(message.inbox)
     if not graph.token:
         return fail(
+            message,
             f"This {platform.name} inbox has no Page access token: an admin must add it "
-            "in the inbox's settings"
+            "in the inbox's settings",
         )
     recipient = _recipient(message)
     if recipient is None:
-        return fail(f"No {platform.name} user to answer in this conversation")
+        return fail(message, f"No {platform.name} user to answer in this conversation")
     try:
         calls = parts(message, platform, recipient)
     except Refused as exc:
-        return fail(str(exc))
+        return fail(message, str(exc))
     attempts = record_delivery_attempt(message=message)
-    sent = [str(mid) for mid in (message.data or {}).get("meta_message_ids") or []]
+    sent = sent_parts(message, SENT)
     for part in calls[len(sent) :]:
         body, content_type = part.body()
         try:
             answer = graph.request("me/messages", body, content_type=content_type)
         except GraphError as exc:
             if not exc.transient:
-                return fail(platform.refusal(exc))
-            return _later(message, platform, exc, attempts, fail, deliver_message)
-        sent.append(str(answer.get("message_id") or ""))
-        _progress(message, sent)
+                return fail(message, platform.refusal(exc))
+            return retry_later(
+                message,
+                attempts=attempts,
+                error=str(exc),
+                retry_after=exc.retry_after,
+                gave_up=f"{platform.name} did not take it: {exc}",
+            )
+        # An echo stored first (an inbox without its app id) may hold the id: then the
+        # message keeps the ids only.
+        record_sent_part(message, str(answer.get("message_id") or ""), path=SENT)
     record_delivery_attempt(message=message, counted=True, provider_id=message.external_id)
     set_delivery_status(message=message, status=Message.Delivery.SENT)
     return f"sent on attempt {attempts}"
-
-
-def _later(
-    message: Message,
-    platform: Platform,
-    exc: GraphError,
-    attempts: int,
-    fail: Callable[[str], str],
-    task: Any,
-) -> str:
-    from inbox.actions import record_delivery_attempt
-
-    record_delivery_attempt(message=message, error=str(exc), counted=True)
-    if attempts > len(RETRY_DELAYS) or not task.get_backend().supports_defer:
-        return fail(f"{platform.name} did not take it: {exc} (gave up after {attempts} attempts)")
-    delay = max(RETRY_DELAYS[attempts - 1], int(exc.retry_after or 0))
-    task.using(run_after=timezone.now() + timedelta(seconds=delay)).enqueue(message.pk)
-    return f"attempt {attempts}: {exc}; retry in {delay} s"

@@ -21,20 +21,18 @@ from __future__ import annotations
 
 import json
 import urllib.parse
-from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
 
 from inbox import segments
 from inbox.actions.contacts import normalize_identity
 from inbox.models import ContactIdentity, Message, SmsOptOut
+from inbox.sources.delivery import fail, last_incoming_data, not_deliverable, retry_later
 from inbox.sources.http import DeliveryRefused, TransientError, call
 from inbox.sources.sms.media_links import media_link
 from inbox.sources.sms.twilio import TwilioAccount, api_error, describe_error, public_url
 
-RETRY_DELAYS = (10, 60, 5 * 60, 30 * 60, 2 * 60 * 60)
 MAX_TEXT = 1600  # Twilio's limit for one message (error 21617)
 MAX_FILES = 10
 MAX_FILES_BYTES = 5 * 1024 * 1024  # Twilio's limit for the files of one MMS
@@ -49,15 +47,7 @@ OPTED_OUT_REFUSAL = (
 def _numbers(message: Message, account: TwilioAccount) -> tuple[str, str]:
     """(the customer's number, our number) as in the customer's last message, else the
     contact's phone and the inbox's number."""
-    last = (
-        Message.objects.filter(
-            conversation_id=message.conversation_id, direction=Message.Direction.INCOMING
-        )
-        .order_by("-id")
-        .values_list("data", flat=True)
-        .first()
-    )
-    seen = (last or {}).get("twilio") or {}
+    seen = last_incoming_data(message).get("twilio") or {}
     customer = str(seen.get("from") or "")
     ours = str(seen.get("to") or "") or account.phone_number
     if not customer:
@@ -99,28 +89,20 @@ def _refusal(message: Message, to: str) -> str | None:
 
 
 def deliver(message: Message) -> str:
-    from inbox.actions import record_delivery_attempt, set_delivery_status
+    from inbox.actions import record_delivery_attempt
     from inbox.actions.platform import set_sms_opt_out
-    from inbox.tasks import deliver_message
 
-    if message.direction != Message.Direction.OUTGOING or message.kind != Message.Kind.MESSAGE:
-        return "not an outgoing message"
-    if message.delivery_status != Message.Delivery.QUEUED:
-        return f"already {message.delivery_status or 'settled'}"
-
-    def fail(error: str) -> str:
-        set_delivery_status(message=message, status=Message.Delivery.FAILED, error=error)
-        return f"failed: {error}"
-
+    if nothing := not_deliverable(message):
+        return nothing
     inbox = message.inbox
     account = TwilioAccount.of(inbox)
     problem = account.problem()
     if problem:
-        return fail(f"This SMS inbox is not set up: {problem}")
+        return fail(message, f"This SMS inbox is not set up: {problem}")
     to, ours = _numbers(message, account)
     refused = _refusal(message, to)
     if refused:
-        return fail(refused)
+        return fail(message, refused)
     size = segments.count(message.text)
     _remember(message, "sms", {"segments": size.segments, "encoding": size.encoding})
 
@@ -139,7 +121,7 @@ def deliver(message: Message) -> str:
     try:
         answer = call(account.api_url("/Messages.json"), body, headers)
     except DeliveryRefused as exc:
-        return fail(str(exc))
+        return fail(message, str(exc))
     except TransientError as exc:
         description, retry_after = str(exc), exc.retry_after
     else:
@@ -158,15 +140,10 @@ def deliver(message: Message) -> str:
             description = f"Twilio: {error}"
             if error.code == OPTED_OUT:
                 set_sms_opt_out(inbox=inbox, phone=to, opted_out=True, keyword="Twilio 21610")
-                return fail(f"{OPTED_OUT_REFUSAL} Twilio refused it: {error}")
+                return fail(message, f"{OPTED_OUT_REFUSAL} Twilio refused it: {error}")
             if answer.status != 429 and answer.status < 500 and error.code != RATE_LIMITED:
-                return fail(f"Twilio refused it: {error}")
-    record_delivery_attempt(message=message, error=description, counted=True)
-    if attempts > len(RETRY_DELAYS) or not deliver_message.get_backend().supports_defer:
-        return fail(f"{description} (gave up after {attempts} attempts)")
-    delay = max(RETRY_DELAYS[attempts - 1], int(retry_after or 0))
-    deliver_message.using(run_after=timezone.now() + timedelta(seconds=delay)).enqueue(message.pk)
-    return f"attempt {attempts}: {description}; retry in {delay} s"
+                return fail(message, f"Twilio refused it: {error}")
+    return retry_later(message, attempts=attempts, error=description, retry_after=retry_after)
 
 
 def _accepted(message: Message, sid: str, sent: dict[str, Any], attempts: int) -> str:

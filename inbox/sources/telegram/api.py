@@ -10,13 +10,12 @@ so no URL of this module is ever put in an error message."""
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 
-from inbox.sources.http import TransientError, call
+from inbox.sources.http import TransientError, call, multipart
 
 # Bots may download files up to 20 MB, upload photos up to 10 MB and other files up to 50 MB
 # (https://core.telegram.org/bots/api#sending-files).
@@ -59,32 +58,6 @@ class Reply:
         return not self.ok and (self.status in (0, 429) or self.status >= 500)
 
 
-def _quoted(value: str) -> str:
-    # As browsers (and the WHATWG HTML standard) escape names in multipart/form-data.
-    return value.replace("\r", "%0D").replace("\n", "%0A").replace('"', "%22")
-
-
-def multipart(fields: dict[str, str], upload: Upload) -> tuple[bytes, str]:
-    """A multipart/form-data body with `fields` and one file; returns (body, content type)."""
-    boundary = f"parley-{uuid.uuid4().hex}"
-    chunks: list[bytes] = []
-    for name, value in fields.items():
-        chunks.append(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{_quoted(name)}"\r\n\r\n'
-            f"{value}\r\n".encode()
-        )
-    chunks.append(
-        (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{_quoted(upload.field)}"; '
-            f'filename="{_quoted(upload.filename) or "file"}"\r\n'
-            f"Content-Type: {upload.content_type or 'application/octet-stream'}\r\n\r\n"
-        ).encode()
-    )
-    chunks.append(upload.content)
-    chunks.append(f"\r\n--{boundary}--\r\n".encode())
-    return b"".join(chunks), f"multipart/form-data; boundary={boundary}"
-
-
 def bot_call(
     token: str, method: str, payload: dict[str, Any] | None = None, *, upload: Upload | None = None
 ) -> Reply:
@@ -99,7 +72,13 @@ def bot_call(
             key: value if isinstance(value, str) else json.dumps(value)
             for key, value in payload.items()
         }
-        body, content_type = multipart(fields, upload)
+        file = (
+            upload.field,
+            upload.filename,
+            upload.content_type or "application/octet-stream",
+            upload.content,
+        )
+        body, content_type = multipart(fields, [file])
     try:
         answer = call(api_url(token, method), body, {"Content-Type": content_type})
     except TransientError as exc:

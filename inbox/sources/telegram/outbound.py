@@ -18,13 +18,17 @@ Telegram's words, and the agent can retry it. A photo Telegram will not take as 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import timedelta
 from typing import Any
 
-from django.db import transaction
-from django.utils import timezone
-
 from inbox.models import Attachment, ContactIdentity, Message
+from inbox.sources.delivery import (
+    fail,
+    last_incoming_data,
+    not_deliverable,
+    record_sent_part,
+    retry_later,
+    sent_parts,
+)
 from inbox.sources.http import DeliveryRefused
 from inbox.sources.telegram.api import (
     PHOTO_UPLOAD_LIMIT,
@@ -34,23 +38,15 @@ from inbox.sources.telegram.api import (
     bot_call,
 )
 
-RETRY_DELAYS = (10, 60, 5 * 60, 30 * 60, 2 * 60 * 60)
 MAX_TEXT = 4096  # Telegram's limit for one message
 MAX_CAPTION = 1024
 PHOTO_TYPES = ("image/jpeg", "image/png", "image/webp")
+SENT = ("telegram", "sent")  # where in message.data the pieces sent are kept
 
 
 def _chat_id(message: Message) -> int | None:
     """The chat the customer last wrote from; for a private chat, their user id."""
-    last = (
-        Message.objects.filter(
-            conversation_id=message.conversation_id, direction=Message.Direction.INCOMING
-        )
-        .order_by("-id")
-        .values_list("data", flat=True)
-        .first()
-    )
-    chat = ((last or {}).get("telegram") or {}).get("chat_id")
+    chat = (last_incoming_data(message).get("telegram") or {}).get("chat_id")
     if isinstance(chat, int):
         return chat
     identity = (
@@ -135,82 +131,52 @@ def _send(token: str, chat_id: int, piece: Piece, markup: dict[str, Any] | None)
     return reply
 
 
-def _record_sent(message: Message, key: str) -> list[str]:
-    """Keep the id of a piece sent (the first: also the message's external id, which the
-    customer's reactions refer to)."""
-    with transaction.atomic():
-        locked = Message.objects.select_for_update(no_key=True).get(pk=message.pk)
-        data = dict(locked.data or {})
-        telegram = dict(data.get("telegram") or {})
-        sent = [*(telegram.get("sent") or []), key]
-        telegram["sent"] = sent
-        data["telegram"] = telegram
-        locked.data = data
-        fields = ["data", "updated_at"]
-        if not locked.external_id:
-            locked.external_id = key
-            fields.append("external_id")
-        locked.save(update_fields=fields)
-    message.data, message.external_id = locked.data, locked.external_id
-    return sent
-
-
 def deliver_telegram_message(message: Message) -> str:
     from inbox.actions import record_delivery_attempt, set_delivery_status
-    from inbox.tasks import deliver_message
 
-    if message.direction != Message.Direction.OUTGOING or message.kind != Message.Kind.MESSAGE:
-        return "not an outgoing message"
-    if message.delivery_status != Message.Delivery.QUEUED:
-        return f"already {message.delivery_status or 'settled'}"
-
-    def fail(error: str) -> str:
-        set_delivery_status(message=message, status=Message.Delivery.FAILED, error=error)
-        return f"failed: {error}"
-
+    if nothing := not_deliverable(message):
+        return nothing
     token = str(message.inbox.get_secrets().get("bot_token") or "")
     if not token:
-        return fail("This Telegram inbox has no bot token")
+        return fail(message, "This Telegram inbox has no bot token")
     if len(message.text) > MAX_TEXT:
-        return fail(f"Telegram messages are limited to {MAX_TEXT} characters")
+        return fail(message, f"Telegram messages are limited to {MAX_TEXT} characters")
     attachments = list(message.attachments.order_by("id"))
     for attachment in attachments:
         if attachment.size > UPLOAD_LIMIT:
             return fail(
+                message,
                 f"{attachment.filename} is {attachment.size / 1024 / 1024:.1f} MB: "
-                "Telegram bots can send files up to 50 MB"
+                "Telegram bots can send files up to 50 MB",
             )
     chat_id = _chat_id(message)
     if chat_id is None:
-        return fail("No Telegram chat to answer in")
+        return fail(message, "No Telegram chat to answer in")
     plan = pieces(message.text, attachments)
     markup = keyboard((message.data or {}).get("quick_replies"))
-    sent = list(((message.data or {}).get("telegram") or {}).get("sent") or [])
+    sent = sent_parts(message, SENT)
     attempts = record_delivery_attempt(message=message)
     for index in range(len(sent), len(plan)):
         try:
             reply = _send(token, chat_id, plan[index], markup if index == len(plan) - 1 else None)
         except DeliveryRefused as exc:
-            return fail(str(exc))
+            return fail(message, str(exc))
         if reply.ok:
             sent_id = (
                 (reply.result or {}).get("message_id") if isinstance(reply.result, dict) else None
             )
-            sent = _record_sent(message, f"{chat_id}:{sent_id}")
+            sent = record_sent_part(message, f"{chat_id}:{sent_id}", path=SENT)
             if len(sent) == 1:
                 record_delivery_attempt(message=message, counted=True, provider_id=str(sent_id))
             continue
         done = f" ({len(sent)} of {len(plan)} parts were sent)" if sent else ""
         if not reply.transient:
-            return fail(f"Telegram refused it: {reply.description}{done}")
-        description = reply.description + done
-        record_delivery_attempt(message=message, error=description, counted=True)
-        if attempts > len(RETRY_DELAYS) or not deliver_message.get_backend().supports_defer:
-            return fail(f"{description} (gave up after {attempts} attempts)")
-        delay = max(RETRY_DELAYS[attempts - 1], int(reply.retry_after or 0))
-        deliver_message.using(run_after=timezone.now() + timedelta(seconds=delay)).enqueue(
-            message.pk
+            return fail(message, f"Telegram refused it: {reply.description}{done}")
+        return retry_later(
+            message,
+            attempts=attempts,
+            error=reply.description + done,
+            retry_after=reply.retry_after,
         )
-        return f"attempt {attempts}: {description}; retry in {delay} s"
     set_delivery_status(message=message, status=Message.Delivery.SENT)
     return f"sent on attempt {attempts}"

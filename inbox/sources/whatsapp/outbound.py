@@ -4,26 +4,40 @@
 
 Text, a template (`message.data["template"]`), and files: each file is uploaded to
 `/{phone_number_id}/media` first, then sent by its media id, the text as the first file's
-caption when that kind of file takes one. The answer's `wamid` becomes the message's external
-id, so the status webhooks (sent, delivered, read, failed) find it. Rate limits, 5xx and
-network failures are tried again with backoff; any other refusal fails the message with
-WhatsApp's words, and the agent can retry it."""
+caption when that kind of file takes one. Quick replies (`message.data["quick_replies"]`,
+button titles; a template send ignores them) make the text an interactive message, sent
+after the files: up to 3 as reply buttons (titles up to 20 characters, text up to 1,024),
+up to 10 as a list the customer opens with a "Choose" button (rows up to 24 characters);
+more, longer titles or no text fail the message with the reason, before any call
+(https://developers.facebook.com/docs/whatsapp/guides/interactive-messages/).
+
+The first part's `wamid` becomes the message's external id, so the status webhooks (sent,
+delivered, read, failed) find it; all are kept in `data["whatsapp_sent"]`, so a retry
+resumes after the parts already sent. Rate limits, 5xx and network failures are tried again
+with backoff; any other refusal fails the message with WhatsApp's words, and the agent can
+retry it."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
-from django.utils import timezone
-
 from inbox.models import ContactIdentity, Message
+from inbox.sources.delivery import fail, not_deliverable, record_sent_part, retry_later, sent_parts
 from inbox.sources.http import multipart
 from inbox.sources.meta import Graph, GraphError
 from inbox.sources.whatsapp.templates import api_object
 
-RETRY_DELAYS = (10, 60, 5 * 60, 30 * 60, 2 * 60 * 60)
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
+SENT = ("whatsapp_sent",)  # where in message.data the wamids of the parts sent are kept
+# Quick replies: reply buttons, else a list of rows (one section) behind LIST_BUTTON.
+MAX_BUTTONS = 3
+MAX_BUTTON_TITLE = 20
+MAX_BUTTON_TEXT = 1024
+MAX_ROWS = 10
+MAX_ROW_TITLE = 24
+LIST_BUTTON = "Choose"
+LIST_SECTION = "Options"
 # What WhatsApp takes for each kind of file (type, size limit), by content type prefix.
 FILE_KINDS = (
     ("image/jpeg", "image", 5 * 1024 * 1024),
@@ -58,14 +72,66 @@ def _file_kind(content_type: str, size: int) -> tuple[str, str]:
     return "document", ""
 
 
-def _bodies(message: Message, graph: Graph, number: str, to: str) -> list[dict[str, Any]]:
-    """The message objects to send, in order (files uploaded on the way)."""
+class Refused(Exception):
+    """This message cannot be sent as it is (the message says why); retrying will not help."""
+
+
+def interactive(message: Message) -> dict[str, Any] | None:
+    """The `interactive` object carrying the text and the quick replies, or None when the
+    message has none (or is a template send). Raises Refused."""
+    data = message.data or {}
+    titles = data.get("quick_replies")
+    if not titles or data.get("template"):
+        return None
+    if not isinstance(titles, list) or not all(isinstance(t, str) and t.strip() for t in titles):
+        raise Refused("The quick replies must be a list of titles")
+    titles = [t.strip() for t in titles]
+    text = message.text.strip()
+    if len(titles) > MAX_ROWS:
+        raise Refused(
+            f"WhatsApp takes at most {MAX_ROWS} quick replies; this message has {len(titles)}"
+        )
+    if not text:
+        raise Refused("WhatsApp quick replies need text to go with them")
+    # Ids the answer's webhook names (inbound.py keeps it as `reply_id`); its text is the title.
+    choices = [(f"quick_reply_{n}", title) for n, title in enumerate(titles, 1)]
+    if len(titles) <= MAX_BUTTONS:
+        _check_titles(titles, MAX_BUTTON_TITLE, "as buttons")
+        if len(text) > MAX_BUTTON_TEXT:
+            raise Refused(
+                f"A WhatsApp message with quick reply buttons is limited to {MAX_BUTTON_TEXT} "
+                f"characters; this one has {len(text)}"
+            )
+        buttons = [{"type": "reply", "reply": {"id": i, "title": t}} for i, t in choices]
+        return {"type": "button", "body": {"text": text}, "action": {"buttons": buttons}}
+    _check_titles(titles, MAX_ROW_TITLE, "in a list")
+    rows = [{"id": i, "title": t} for i, t in choices]
+    return {
+        "type": "list",
+        "body": {"text": text},
+        "action": {"button": LIST_BUTTON, "sections": [{"title": LIST_SECTION, "rows": rows}]},
+    }
+
+
+def _check_titles(titles: list[str], limit: int, shown_as: str) -> None:
+    long = [t for t in titles if len(t) > limit]
+    if long:
+        raise Refused(
+            f"WhatsApp quick replies {shown_as} are limited to {limit} characters: {long[0]!r}"
+        )
+
+
+def _bodies(
+    message: Message, graph: Graph, number: str, to: str, buttons: dict[str, Any] | None
+) -> list[dict[str, Any]]:
+    """The message objects to send, in order (files uploaded on the way); `buttons`: the
+    text's interactive object when it has quick replies, sent last."""
     base = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to}
     template = (message.data or {}).get("template")
     if template:
         return [{**base, "type": "template", "template": api_object(template)}]
     bodies: list[dict[str, Any]] = []
-    text = message.text.strip()
+    text = "" if buttons else message.text.strip()
     files = [a for a in message.attachments.all() if not a.inline]
     caption_used = False
     for attachment in files:
@@ -89,64 +155,43 @@ def _bodies(message: Message, graph: Graph, number: str, to: str) -> list[dict[s
         bodies.insert(
             0, {**base, "type": "text", "text": {"body": text, "preview_url": "http" in text}}
         )
+    if buttons:
+        bodies.append({**base, "type": "interactive", "interactive": buttons})
     return bodies
 
 
 def deliver(message: Message) -> str:
     from inbox.actions import record_delivery_attempt, set_delivery_status
-    from inbox.tasks import deliver_message
 
-    if message.direction != Message.Direction.OUTGOING or message.kind != Message.Kind.MESSAGE:
-        return "not an outgoing message"
-    if message.delivery_status != Message.Delivery.QUEUED:
-        return f"already {message.delivery_status or 'settled'}"
-
-    def fail(error: str) -> str:
-        set_delivery_status(message=message, status=Message.Delivery.FAILED, error=error)
-        return f"failed: {error}"
-
+    if nothing := not_deliverable(message):
+        return nothing
     inbox = message.inbox
     number = str((inbox.settings or {}).get("phone_number_id") or "")
     token = str(inbox.get_secrets().get("access_token") or "")
     if not number or not token:
-        return fail("This WhatsApp inbox has no phone number id or access token")
+        return fail(message, "This WhatsApp inbox has no phone number id or access token")
     if len(message.text) > MAX_TEXT:
-        return fail(f"WhatsApp messages are limited to {MAX_TEXT} characters")
+        return fail(message, f"WhatsApp messages are limited to {MAX_TEXT} characters")
     to = _recipient(message)
     if not to:
-        return fail("This contact has no WhatsApp number in this inbox")
+        return fail(message, "This contact has no WhatsApp number in this inbox")
+    try:
+        buttons = interactive(message)
+    except Refused as exc:
+        return fail(message, str(exc))
     attempts = record_delivery_attempt(message=message)
     graph = Graph(token)
-    sent_ids = list((message.data or {}).get("whatsapp_sent") or [])
+    sent_ids = sent_parts(message, SENT)
     try:
-        bodies = _bodies(message, graph, number, to)
+        bodies = _bodies(message, graph, number, to, buttons)
         for body in bodies[len(sent_ids) :]:  # a retry resumes after the parts already sent
             answer = graph.request(f"{number}/messages", body)
             wamid = str(((answer.get("messages") or [{}])[0] or {}).get("id") or "")
-            sent_ids.append(wamid)
-            _remember_sent(message, sent_ids)
+            sent_ids = record_sent_part(message, wamid, path=SENT)
     except GraphError as exc:
         if not exc.transient:
-            return fail(f"WhatsApp refused it: {exc}")
-        record_delivery_attempt(message=message, error=str(exc), counted=True)
-        if attempts > len(RETRY_DELAYS) or not deliver_message.get_backend().supports_defer:
-            return fail(f"{exc} (gave up after {attempts} attempts)")
-        delay = max(RETRY_DELAYS[attempts - 1], exc.retry_after)
-        deliver_message.using(run_after=timezone.now() + timedelta(seconds=delay)).enqueue(
-            message.pk
-        )
-        return f"attempt {attempts}: {exc}; retry in {delay} s"
+            return fail(message, f"WhatsApp refused it: {exc}")
+        return retry_later(message, attempts=attempts, error=str(exc), retry_after=exc.retry_after)
     record_delivery_attempt(message=message, counted=True, provider_id=sent_ids[-1])
     set_delivery_status(message=message, status=Message.Delivery.SENT)
     return f"sent on attempt {attempts}"
-
-
-def _remember_sent(message: Message, sent_ids: list[str]) -> None:
-    """The first part's wamid is the message's external id (status webhooks find it by
-    it); all of them are kept so a retry does not send a part twice."""
-    message.data = {**(message.data or {}), "whatsapp_sent": sent_ids}
-    fields = ["data", "updated_at"]
-    if len(sent_ids) == 1 and sent_ids[0]:
-        message.external_id = sent_ids[0]
-        fields.append("external_id")
-    message.save(update_fields=fields)
