@@ -158,3 +158,70 @@ def test_window_banner_then_templates_only_after_24_hours(
     ]
     expect(page.locator("#messages .msg-out").last).to_contain_text("Sent")
     assert in_thread(lambda: Message.objects.filter(direction="outgoing").count()) == 1
+
+
+def test_an_agent_writes_first_to_a_number_with_a_template(asgi_page, graph, run_tasks) -> None:
+    ben = UserFactory(name="Ben Okafor", email="ben@example.com")
+    admin = AdminFactory()
+    in_thread(
+        actions.create_inbox,
+        name="Support mail",
+        kind="email",
+        actor=admin,
+        origin=SYSTEM,
+        settings={"address": "support@shop.example"},
+        members=[ben],
+    )
+    inbox = in_thread(
+        actions.create_inbox,
+        name="Shop WhatsApp",
+        kind="whatsapp",
+        actor=admin,
+        origin=SYSTEM,
+        settings={"phone_number_id": NUMBER_ID, "business_account_id": "WABA1"},
+        secrets={"app_secret": APP_SECRET, "access_token": "EAAG-token", "verify_token": "v"},
+        members=[ben],
+    )
+    in_thread(
+        store_templates,
+        inbox=inbox,
+        rows=[
+            {
+                "id": "T1",
+                "name": "delivery_slot",
+                "language": "en_GB",
+                "status": "APPROVED",
+                "components": [
+                    {"type": "BODY", "text": "Hi {{1}}, pick a delivery slot for order {{2}}."}
+                ],
+            }
+        ],
+    )
+    page = asgi_page(ben)
+    open_inbox(page)
+    page.get_by_role("button", name="New conversation").click()
+    origin = page.locator("#new-conv").get_by_label("From inbox")
+    origin.select_option(label="Support mail (Email)")
+    expect(page.get_by_role("dialog", name="New email")).to_be_visible()
+    origin.select_option(label="Shop WhatsApp (WhatsApp)")
+    dialog = page.get_by_role("dialog", name="New WhatsApp conversation")
+    dialog.get_by_label("To (phone number with country code)").fill("+44 7700 900456")
+    dialog.get_by_label("Their name (optional)").fill("Alex Moreau")
+    expect(dialog.get_by_label("Template")).to_have_value(
+        re.compile(r"\d+")
+    )  # the only one, chosen
+    dialog.get_by_label("Message {{1}}").fill("Alex")
+    dialog.get_by_label("Message {{2}}").fill("#2077")
+    expect(dialog.locator("#nc-preview")).to_contain_text(
+        "Hi Alex, pick a delivery slot for order #2077."
+    )
+    page.screenshot(path=str(ARTIFACTS / "whatsapp-new-conversation.png"))
+    dialog.get_by_role("button", name="Send").click()
+    expect(dialog).to_be_hidden()
+    expect(page.locator("#thread-contact")).to_have_text("Alex Moreau")
+    expect(page.locator("#messages")).to_contain_text(
+        "Hi Alex, pick a delivery slot for order #2077."
+    )
+    in_thread(run_tasks)
+    sent = graph.calls(f"/v21.0/{NUMBER_ID}/messages")[-1].json
+    assert sent["to"] == "447700900456" and sent["template"]["name"] == "delivery_slot"

@@ -5,9 +5,8 @@
 import { $, h, fullFmt, parseDate, timeFmt } from "./dom.js";
 import { api, serial } from "./api.js";
 import { hooks, state } from "./state.js";
+import { emptyParam, fillTemplateSelect, paramValues, renderParams, renderPreview, templateById, templatesOf } from "./templates.js";
 
-const templatesByInbox = new Map(); // inbox id → {results, synced_at}
-const PLACEHOLDER = /\{\{\s*([A-Za-z0-9_]+)\s*\}\}/g;
 let shownFor = null; // conversation id the template panel was filled for
 
 function inHours(ms) {
@@ -89,12 +88,6 @@ export function renderRules() {
 }
 
 // ---------------------------------------------------------------- templates
-async function loadTemplates(inboxId, refresh) {
-  if (refresh) templatesByInbox.set(inboxId, await api("inboxes/" + inboxId + "/templates/sync/", { method: "POST" }));
-  else if (!templatesByInbox.has(inboxId)) templatesByInbox.set(inboxId, await api("inboxes/" + inboxId + "/templates/"));
-  return templatesByInbox.get(inboxId);
-}
-
 export async function openTemplates(focus) {
   const conv = state.convs.get(state.openId);
   if (!conv) return;
@@ -116,17 +109,10 @@ function closeTemplates() {
 }
 
 async function fillTemplates(conv, refresh) {
-  const select = $("template-select");
   try {
-    const listing = await loadTemplates(conv.inbox.id, refresh);
+    const listing = await templatesOf(conv.inbox.id, refresh);
     if (state.openId !== conv.id) return;
-    const rows = listing.results || [];
-    select.replaceChildren(
-      h("option", { value: "" }, rows.length ? "Choose a template…" : "No templates synced yet: refresh the list"),
-      ...rows.map((t) => h("option", { value: t.id, disabled: !t.sendable }, t.name + " · " + t.language + (t.sendable ? "" : " — " + t.reason))),
-    );
-    const first = rows.find((t) => t.sendable);
-    if (first && rows.filter((t) => t.sendable).length === 1) select.value = String(first.id);
+    fillTemplateSelect($("template-select"), listing);
     const synced = parseDate(listing.synced_at);
     $("template-info").textContent = synced ? "Synced from WhatsApp " + when(synced) + "." : "";
   } catch (error) {
@@ -137,59 +123,16 @@ async function fillTemplates(conv, refresh) {
 
 function chosenTemplate() {
   const conv = state.convs.get(state.openId);
-  const listing = conv && templatesByInbox.get(conv.inbox.id);
-  const id = Number($("template-select").value);
-  return listing && id ? (listing.results || []).find((t) => t.id === id) : null;
-}
-
-function partInputs(part, names, label) {
-  return names.map((name) => {
-    const id = "tp-" + part + "-" + name;
-    return h("div", { class: "field template-param" }, [
-      h("label", { for: id }, label + " {{" + name + "}}"),
-      h("input", { id, type: "text", maxlength: "1024", dataset: { part, name }, required: true }),
-    ]);
-  });
+  return conv ? templateById(conv.inbox.id, $("template-select").value) : null;
 }
 
 function renderTemplateParams() {
-  const t = chosenTemplate();
-  const box = $("template-params");
-  if (!t) { box.replaceChildren(); renderPreview(); return; }
-  const inputs = [
-    ...partInputs("header", t.header.params, "Header"),
-    ...partInputs("body", t.body.params, "Message"),
-    ...t.buttons.flatMap((b) => partInputs("button-" + b.index, b.params, "“" + b.text + "” link")),
-  ];
-  box.replaceChildren(...inputs);
-  renderPreview();
+  renderParams($("template-params"), chosenTemplate(), "tp");
+  renderPreviewNow();
 }
 
-function paramValues() {
-  const values = { header: {}, body: {}, buttons: {} };
-  for (const input of $("template-params").querySelectorAll("input[data-part]")) {
-    const { part, name } = input.dataset;
-    if (part.startsWith("button-")) (values.buttons[part.slice(7)] ||= {})[name] = input.value;
-    else values[part][name] = input.value;
-  }
-  return values;
-}
-
-function fill(text, values) {
-  return text.replace(PLACEHOLDER, (whole, name) => (values[name] ? values[name] : whole));
-}
-
-function renderPreview() {
-  const t = chosenTemplate();
-  const out = $("template-preview");
-  if (!t) { out.replaceChildren(h("span", { class: "muted" }, "Choose a template to see it.")); return; }
-  const v = paramValues();
-  out.replaceChildren(...[
-    t.header.format === "TEXT" && t.header.text ? h("strong", { class: "template-preview-header" }, fill(t.header.text, v.header)) : null,
-    h("p", null, fill(t.body.text, v.body)),
-    t.footer ? h("p", { class: "muted small" }, t.footer) : null,
-    t.buttons.length ? h("p", { class: "template-buttons" }, t.buttons.map((b) => h("span", { class: "chip-small" }, b.text))) : null,
-  ].filter(Boolean));
+function renderPreviewNow() {
+  renderPreview($("template-preview"), chosenTemplate(), paramValues($("template-params")));
 }
 
 function showTemplateError(message) {
@@ -202,19 +145,19 @@ async function sendTemplate() {
   const t = chosenTemplate();
   $("template-error").hidden = true;
   if (!t) { showTemplateError("Choose a template."); $("template-select").focus(); return; }
-  const empty = [...$("template-params").querySelectorAll("input")].find((input) => !input.value.trim());
+  const empty = emptyParam($("template-params"));
   if (empty) { showTemplateError("Fill in every parameter."); empty.focus(); return; }
   const button = $("template-send");
   button.disabled = true;
   try {
     const message = await serial(id, () => api("conversations/" + id + "/messages/", {
-      method: "POST", body: { text: "", template_id: t.id, template_params: paramValues() },
+      method: "POST", body: { text: "", template_id: t.id, template_params: paramValues($("template-params")) },
     }));
     if (state.openId === id) {
       hooks.addMessageToThread(message, true);
       hooks.scrollToBottom();
       for (const input of $("template-params").querySelectorAll("input")) input.value = "";
-      renderPreview();
+      renderPreviewNow();
       if (replyState(state.convs.get(id), Date.now()).blocked === "") closeTemplates();
     }
   } catch (error) {
@@ -228,7 +171,7 @@ export function initRules() {
   $("template-open").addEventListener("click", () => ($("template-panel").hidden ? openTemplates(true) : closeTemplates()));
   $("template-close").addEventListener("click", () => { closeTemplates(); $("composer-text").focus(); });
   $("template-select").addEventListener("change", renderTemplateParams);
-  $("template-params").addEventListener("input", renderPreview);
+  $("template-params").addEventListener("input", renderPreviewNow);
   $("template-send").addEventListener("click", sendTemplate);
   $("template-refresh").addEventListener("click", async () => {
     const conv = state.convs.get(state.openId);
