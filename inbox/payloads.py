@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from inbox.models import Attachment, Contact, Conversation, Inbox, Label, Message, SmsOptOut
+from inbox.models import Attachment, Contact, Conversation, Inbox, Label, Message
 from inbox.sources.rules import reply_rules
 
 CONVERSATION_SELECT = ("contact", "assignee", "team", "inbox")
@@ -54,27 +54,6 @@ def contact_payload(contact: Contact) -> dict[str, Any]:
             {"kind": i.kind, "value": i.value, "inbox_id": i.inbox_id}
             for i in contact.identities.all()
         ],
-        # SMS inboxes this number said STOP to: nothing is sent to it from them.
-        "sms_opt_outs": (
-            [
-                {"inbox_id": row.inbox_id, "keyword": row.keyword, "since": _dt(row.created_at)}
-                for row in SmsOptOut.objects.filter(phone=contact.phone).order_by("id")
-            ]
-            if contact.phone
-            else []
-        ),
-        # Other contacts with the same phone number, offered for merging (never merged
-        # silently: a shared family or office number is not one person).
-        "same_phone": (
-            [
-                {"id": other.pk, "name": other.display_name}
-                for other in Contact.objects.filter(phone=contact.phone, merged_into__isnull=True)
-                .exclude(pk=contact.pk)
-                .order_by("id")[:5]
-            ]
-            if contact.phone
-            else []
-        ),
         "created_at": _dt(contact.created_at),
         "updated_at": _dt(contact.updated_at),
     }

@@ -267,6 +267,8 @@ META_GRAPH_URL = env("META_GRAPH_URL", "https://graph.facebook.com/v21.0")
 TWILIO_API_URL = env("TWILIO_API_URL", "https://api.twilio.com")
 # Largest file downloaded from a messaging provider (WhatsApp allows documents of 100 MB).
 MESSAGING_MEDIA_MAX_BYTES = env_int("MESSAGING_MEDIA_MAX_MB", 25) * 1024 * 1024
+# How long processed messaging webhooks (their raw bodies) are kept, for admins to check.
+PROVIDER_EVENT_RETENTION = timedelta(hours=env_int("PROVIDER_EVENT_RETENTION_HOURS", 72))
 # How long the event log keeps events for clients to resume from.
 EVENT_RETENTION = timedelta(hours=env_int("EVENT_RETENTION_HOURS", 24))
 # Number of reverse proxies in front of the app whose X-Forwarded-For we trust.

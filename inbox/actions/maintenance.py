@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.utils import timezone
 
-from inbox.models import Event
+from inbox.models import Event, ProviderEvent
 
 
 def prune_events() -> int:
@@ -15,5 +15,11 @@ def prune_events() -> int:
     forget_stale_sockets()
     deleted, _ = Event.objects.filter(
         created_at__lt=timezone.now() - settings.EVENT_RETENTION
+    ).delete()
+    # Messaging webhooks processed long enough ago: the messages hold what agents need, and
+    # the raw bodies must not outlive what a customer deleted ("unsent") on their app.
+    ProviderEvent.objects.filter(
+        status=ProviderEvent.Status.PROCESSED,
+        processed_at__lt=timezone.now() - settings.PROVIDER_EVENT_RETENTION,
     ).delete()
     return deleted

@@ -304,7 +304,7 @@ def send_reply(
     `send_template`); `quick_replies`: button titles the customer can tap to answer
     (messaging apps that have them; at most 10, 20 characters each). Refused (InboxError)
     when the platform's rules forbid it now (inbox/sources/rules.py)."""
-    from inbox.sources.rules import refusal
+    from inbox.sources.rules import possible_tags, refusal
 
     attachments = [*attachments, *_canned_files(author, conversation, canned_attachment_ids)]
     if not text.strip() and not attachments:
@@ -316,10 +316,19 @@ def send_reply(
             f"At most {MAX_QUICK_REPLIES} quick replies of {QUICK_REPLY_CHARS} characters each.",
             field="quick_replies",
         )
+    if len({b.casefold() for b in buttons}) != len(buttons):
+        raise InboxError("Each quick reply must be different.", field="quick_replies")
+    if buttons and not text.strip():
+        raise InboxError("Quick replies need a message to go with them.", field="text")
     with writing():
         conversation = lock_conversation(conversation.pk)
         if buttons and conversation.inbox.kind not in QUICK_REPLY_KINDS:
             raise InboxError("This channel has no quick replies.", field="quick_replies")
+        if tag and tag not in possible_tags(conversation):
+            raise InboxError(
+                f"{tag} is not a message tag of {conversation.inbox.get_kind_display()}.",
+                field="tag",
+            )
         refused = refusal(conversation, template=template is not None, tag=tag)
         if refused:
             raise InboxError(refused, field="text")
@@ -498,7 +507,13 @@ def record_delivery_attempt(
 
 def retry_delivery(*, message: Message, actor: User) -> Message:
     """Queue a failed outgoing message for delivery again, with a fresh attempt count.
-    Raises InboxError for anything but a failed outgoing message."""
+    A message the provider failed after taking it (a status report) is sent again whole;
+    one that failed on the way resumes after the parts already sent. Raises InboxError for
+    anything but a failed outgoing message, or when the platform's rules forbid the send
+    now (e.g. the 24-hour window has closed since)."""
+    from inbox.sources.delivery import forget_sent_parts
+    from inbox.sources.rules import refusal
+
     with writing():
         message = Message.objects.select_for_update(no_key=True).get(pk=message.pk)
         if (
@@ -506,10 +521,23 @@ def retry_delivery(*, message: Message, actor: User) -> Message:
             or message.delivery_status != Message.Delivery.FAILED
         ):
             raise InboxError("Only a failed message can be sent again.")
+        data = dict(message.data or {})
+        refused = refusal(
+            lock_conversation(message.conversation_id),
+            template=bool(data.get("template")),
+            tag=str(data.get("message_tag") or ""),
+        )
+        if refused:
+            raise InboxError(refused)
+        fields = ["delivery_status", "delivery_error", "data", "updated_at"]
+        if data.pop("provider_failed", False):
+            data = forget_sent_parts(data)
+            message.external_id = ""  # late reports about the earlier send match nothing
+            fields.append("external_id")
         message.delivery_status = Message.Delivery.QUEUED
         message.delivery_error = ""
-        message.data = {**message.data, "delivery_attempts": 0, "retried_by": actor.pk}
-        message.save(update_fields=["delivery_status", "delivery_error", "data", "updated_at"])
+        message.data = {**data, "delivery_attempts": 0, "retried_by": actor.pk}
+        message.save(update_fields=fields)
         message_updated(message)
         message_id = message.pk
         transaction.on_commit(lambda: _deliver(message_id))

@@ -10,7 +10,13 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from inbox.actions.common import add_activity, lock_conversation, message_created, message_updated
+from inbox.actions.common import (
+    add_activity,
+    conversation_changed,
+    lock_conversation,
+    message_created,
+    message_updated,
+)
 from inbox.actions.contacts import IdentityInput, find_or_create_contact, normalize_identity
 from inbox.actions.messages import (
     AttachmentInput,
@@ -39,6 +45,13 @@ def record_provider_status(
     message = provider_message(inbox, provider_id)
     if message is None or message.direction != Message.Direction.OUTGOING:
         return None
+    if status == Message.Delivery.FAILED:
+        # The provider took it, then failed it: a retry sends it again whole.
+        with transaction.atomic():
+            locked = Message.objects.select_for_update(no_key=True).get(pk=message.pk)
+            if locked.delivery_status != Message.Delivery.READ:
+                locked.data = {**(locked.data or {}), "provider_failed": True}
+                locked.save(update_fields=["data", "updated_at"])
     return set_delivery_status(message=message, status=status, error=error)
 
 
@@ -78,8 +91,14 @@ def unsend_message(*, message: Message, at: datetime | None = None) -> Message:
             if key not in ("original_text", "raw")
         }
         data["unsent_at"] = (at or timezone.now()).isoformat()
+        words = _preview(message.text)
         message.text, message.html, message.data = "", "", data
         message.save(update_fields=["text", "html", "data", "updated_at"])
+        conversation = lock_conversation(message.conversation_id)
+        if words and conversation.last_message_preview == words:  # its words were the preview
+            conversation.last_message_preview = "(message unsent by the customer)"
+            conversation.save(update_fields=["last_message_preview", "updated_at"])
+            conversation_changed(conversation, changes=["last_message_preview"])
         message_updated(message)
     return message
 
@@ -156,8 +175,6 @@ def record_echo(
             conversation.last_message_preview = _preview(text) or "(attachment)"
             conversation.save()
             if new:
-                from inbox.actions.common import conversation_changed
-
                 conversation_changed(conversation, kind="conversation.created")
                 message_created(message, attachments=stored)
             else:

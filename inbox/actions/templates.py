@@ -102,8 +102,10 @@ def start_whatsapp_conversation(
     params: dict[str, Any],
 ) -> Message:
     """Write first to a phone number on WhatsApp: only a template may open the conversation.
-    The contact is found by their WhatsApp id (the number's digits) or created. Raises
-    InboxError."""
+    The contact is found by their WhatsApp id (the number's digits) or created; their open
+    or pending conversation in this inbox, if any, is continued (WhatsApp's 24-hour window
+    is per customer, not per conversation), else a new one is started, assigned to the
+    author. Raises InboxError."""
     if inbox.kind != Inbox.Kind.WHATSAPP:
         raise InboxError("Not a WhatsApp inbox.", field="inbox")
     digits = "".join(ch for ch in phone if ch.isdigit())
@@ -116,15 +118,27 @@ def start_whatsapp_conversation(
             inbox=inbox,
             identity=IdentityInput(kind="external", value=digits, name=name, phone=f"+{digits}"),
         )
-        conversation = Conversation.objects.create(
-            inbox=inbox,
-            contact=contact,
-            number=_next_conversation_number(inbox),
-            assignee=author,
+        current = (
+            Conversation.objects.filter(
+                inbox=inbox,
+                contact=contact,
+                status__in=(Conversation.Status.OPEN, Conversation.Status.PENDING),
+            )
+            .order_by("-last_activity_at", "-id")
+            .first()
         )
-        prefetch_related_objects([conversation], *CONVERSATION_PREFETCH)
-        conversation._payload_ready = True  # type: ignore[attr-defined]
-        conversation_changed(conversation, kind="conversation.created")
+        if current is not None:
+            conversation = current
+        else:
+            conversation = Conversation.objects.create(
+                inbox=inbox,
+                contact=contact,
+                number=_next_conversation_number(inbox),
+                assignee=author,
+            )
+            prefetch_related_objects([conversation], *CONVERSATION_PREFETCH)
+            conversation._payload_ready = True  # type: ignore[attr-defined]
+            conversation_changed(conversation, kind="conversation.created")
         message = send_template(
             conversation=conversation, author=author, template=template, params=params
         )

@@ -33,6 +33,7 @@ from inbox.models import (
     Label,
     Message,
     MessageTemplate,
+    SmsOptOut,
 )
 from inbox.payloads import (
     CONVERSATION_PREFETCH,
@@ -423,6 +424,30 @@ class ConversationViewSet(viewsets.ViewSet):
         return self._answer(request, conversation)
 
 
+def _contact_channels(contact: Contact, me: User) -> dict[str, Any]:
+    """What the contact pane shows beyond the contact, as far as `me` may see:
+    `sms_opt_outs`, the SMS inboxes this number said STOP to (nothing is sent to it from
+    them), and `same_phone`, other contacts with the same number, offered for merging (never
+    merged silently: a shared family or office number is not one person)."""
+    if not contact.phone:
+        return {"sms_opt_outs": [], "same_phone": []}
+    inboxes = visible_inboxes(me)
+    opt_outs = SmsOptOut.objects.filter(phone=contact.phone, inbox__in=inboxes).order_by("id")
+    same = (
+        visible_contacts(me)
+        .filter(phone=contact.phone, merged_into__isnull=True)
+        .exclude(pk=contact.pk)
+        .order_by("id")[:5]
+    )
+    return {
+        "sms_opt_outs": [
+            {"inbox_id": row.inbox_id, "keyword": row.keyword, "since": row.created_at.isoformat()}
+            for row in opt_outs
+        ],
+        "same_phone": [{"id": other.pk, "name": other.display_name} for other in same],
+    }
+
+
 class ContactViewSet(viewsets.ViewSet):
     """Contacts you can see through a conversation in one of your inboxes."""
 
@@ -463,6 +488,7 @@ class ContactViewSet(viewsets.ViewSet):
         return Response(
             {
                 **contact_payload(contact),
+                **_contact_channels(contact, _me(request)),
                 "conversations": [conversation_json(c) for c in conversations],
             }
         )

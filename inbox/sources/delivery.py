@@ -146,3 +146,35 @@ def record_sent_part(message: Message, provider_id: str, *, path: Sequence[str])
             locked.save(update_fields=["data", "updated_at"])
     message.data, message.external_id = locked.data, locked.external_id
     return sent
+
+
+# Where the sources keep the ids of the parts they sent (telegram/outbound.py,
+# whatsapp/outbound.py, messenger/sending.py).
+SENT_PATHS: tuple[tuple[str, ...], ...] = (
+    ("telegram", "sent"),
+    ("whatsapp_sent",),
+    ("meta_message_ids",),
+)
+
+
+def forget_sent_parts(data: dict[str, Any]) -> dict[str, Any]:
+    """`message.data` for sending a message again from its first part: the provider ids of
+    the earlier send move to `previous_sends` (kept for the record, matched by nothing)."""
+    data = dict(data)
+    previous: list[str] = list(data.get("previous_sends") or [])
+    for path in SENT_PATHS:
+        *parents, last = path
+        node: Any = data
+        for key in parents:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict) and isinstance(node.get(last), list):
+            previous += [str(part) for part in node[last] if part]
+            if parents:  # nested: copy the parent before changing it
+                parent = dict(data[parents[0]])
+                parent.pop(last, None)
+                data[parents[0]] = parent
+            else:
+                data.pop(last, None)
+    if previous:
+        data["previous_sends"] = previous
+    return data

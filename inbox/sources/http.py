@@ -1,9 +1,10 @@
 """Outbound HTTP for every source: API callbacks, provider APIs (Telegram, Meta, Twilio)
 and media downloads. One guard against server-side request forgery: a URL's host must
 resolve to public addresses only (we then connect to the vetted address, so DNS cannot
-change between the check and the use), except the configured providers' own hosts
-(`provider_hosts()`: tests point them at fake servers on loopback) or when
-OUTBOUND_ALLOW_PRIVATE_NETWORKS is set (all-internal deployments)."""
+change between the check and the use), except, for provider calls and file downloads,
+the configured providers' own origins (`provider_origins()`: tests point them at fake
+servers on loopback), or when OUTBOUND_ALLOW_PRIVATE_NETWORKS is set (all-internal
+deployments)."""
 
 from __future__ import annotations
 
@@ -66,24 +67,26 @@ def address_refusal(address: str) -> str | None:
     return None
 
 
-def _host_port(url: str) -> tuple[str, int] | None:
+def _origin(url: str) -> tuple[str, str, int] | None:
     try:
         parts = urllib.parse.urlsplit(url.strip())
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
         return None
-    return (parts.hostname, port) if parts.hostname else None
+    return (parts.scheme, parts.hostname, port) if parts.hostname else None
 
 
-def provider_hosts() -> set[tuple[str, int]]:
-    """(host, port) of the configured provider APIs: trusted wherever they resolve."""
+def provider_origins() -> set[tuple[str, str, int]]:
+    """(scheme, host, port) of the configured provider APIs: trusted wherever they resolve,
+    for calls to the providers and downloads of their files only."""
     urls = (settings.TELEGRAM_API_URL, settings.META_GRAPH_URL, settings.TWILIO_API_URL)
-    return {hp for hp in map(_host_port, urls) if hp}
+    return {origin for origin in map(_origin, urls) if origin}
 
 
-def resolve_target(url: str) -> _Target:
-    """Parse and vet a URL. Raises DeliveryRefused, or TransientError when the name does
-    not resolve."""
+def resolve_target(url: str, *, trust_providers: bool = False) -> _Target:
+    """Parse and vet a URL. `trust_providers`: a call to a provider's API or a download of
+    its files, where the configured providers' origins are allowed even on private
+    addresses. Raises DeliveryRefused, or TransientError when the name does not resolve."""
     try:
         parts = urllib.parse.urlsplit(url.strip())
         port = parts.port
@@ -104,7 +107,9 @@ def resolve_target(url: str) -> _Target:
     addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     if not addresses:
         raise TransientError(f"Cannot resolve {host}")
-    trusted = settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS or (host, port) in provider_hosts()
+    trusted = settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS or (
+        trust_providers and (parts.scheme, host, port) in provider_origins()
+    )
     if not trusted:
         for address in addresses:
             reason = address_refusal(address)
@@ -159,11 +164,18 @@ class Answer:
     retry_after: int | None
 
 
-def call(url: str, body: bytes | None, headers: dict[str, str], *, method: str = "POST") -> Answer:
+def call(
+    url: str,
+    body: bytes | None,
+    headers: dict[str, str],
+    *,
+    method: str = "POST",
+    trust_providers: bool = False,
+) -> Answer:
     """One request to a vetted address (see resolve_target); the answer whatever its
     status. Raises DeliveryRefused for a URL we will not call, TransientError when the
     network failed."""
-    target = resolve_target(url)
+    target = resolve_target(url, trust_providers=trust_providers)
     conn = _pinned_connection(target)
     try:
         conn.request(method, target.path, body=body, headers=headers)
@@ -205,7 +217,7 @@ def download(url: str, headers: dict[str, str], *, max_bytes: int) -> Download:
     most `max_bytes`. Raises TooLarge, DeliveryRefused (refused URL, 4xx) or TransientError
     (network, 5xx, 429)."""
     for _hop in range(MAX_REDIRECTS + 1):
-        target = resolve_target(url)
+        target = resolve_target(url, trust_providers=True)
         conn = _pinned_connection(target)
         try:
             conn.request("GET", target.path, headers=headers)

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.utils import timezone
+from django.utils.timesince import timesince
 
 from inbox.models import Conversation, Inbox, SmsOptOut
 
@@ -98,7 +99,7 @@ def refusal(conversation: Conversation, *, template: bool = False, tag: str = ""
     if current.is_open():
         return None
     when = (
-        f"closed {timezone.localtime(current.closes_at):%d %b %H:%M}"
+        f"closed {timesince(current.closes_at)} ago"
         if current.closes_at
         else "is not open: the customer has not written yet"
     )

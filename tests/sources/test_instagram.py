@@ -312,6 +312,58 @@ def test_seen_by_mid_marks_that_message_and_those_before(account, run_tasks, sen
         assert message_.delivery_status == expected
 
 
+def test_seen_of_a_later_part_and_before_the_send_is_recorded(account, run_tasks, send) -> None:
+    from django_tasks_db.models import DBTaskResult
+
+    from inbox.sources.instagram.outbound import deliver
+
+    conversation = customer_conversation(account, run_tasks)
+    photo = actions.AttachmentInput("blue.jpg", "image/jpeg", b"\xff\xd8\xff" + b"0" * 50)
+    sent = send(conversation, "In blue:", attachments=[photo])
+    assert sent.data["meta_message_ids"] == ["ig_out_1", "ig_out_2"]
+    post(account, delivery(from_customer("read", {"mid": "ig_out_2"})))
+    run_tasks()
+    sent.refresh_from_db()
+    assert sent.delivery_status == "read"
+    # Seen before its send was recorded: waits for it.
+    queued = actions.send_reply(conversation=conversation, author=UserFactory(), text="Thanks!")
+    post(account, delivery(from_customer("read", {"mid": "ig_out_3"})))
+    run_tasks()
+    event = ProviderEvent.objects.order_by("id").last()
+    assert event is not None and event.status == "pending"
+    assert event.error.startswith("Waiting: A read report for ig_out_3")
+    assert deliver(queued).startswith("sent")
+    DBTaskResult.objects.filter(status="READY").update(run_after=timezone.now())
+    run_tasks()
+    queued.refresh_from_db()
+    assert queued.delivery_status == "read"
+    assert {status for status, _ in statuses()} == {"processed"}
+
+
+def test_without_the_app_id_the_echo_of_a_file_waits_for_a_reply_with_files(
+    account, run_tasks
+) -> None:
+    conversation = customer_conversation(account, run_tasks)
+    actions.update_inbox(
+        inbox=account, actor=AdminFactory(), origin=SYSTEM, settings={"app_id": ""}
+    )
+    photo = actions.AttachmentInput("blue.jpg", "image/jpeg", b"\xff\xd8\xff" + b"0" * 50)
+    actions.send_reply(
+        conversation=conversation, author=UserFactory(), text="In blue:", attachments=[photo]
+    )
+    echo = {
+        "sender": {"id": ACCOUNT_ID},
+        "recipient": {"id": IGSID},
+        "timestamp": now_ms(),
+        "message": {"mid": "ig_out_2", "is_echo": True, "attachments": []},
+    }
+    post(account, delivery(echo))
+    run_tasks()
+    event = ProviderEvent.objects.order_by("id").last()
+    assert event is not None and event.status == "pending"
+    assert not Message.objects.filter(external_id="ig_out_2").exists()
+
+
 # ---------------------------------------------------------------- replies
 
 

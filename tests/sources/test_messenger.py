@@ -380,6 +380,55 @@ def test_delivery_and_read_watermarks_move_what_was_sent(page, run_tasks, captur
     assert {status for status, _ in errors()} == {"processed"}
 
 
+def test_reports_and_echoes_of_a_later_part_find_the_reply(
+    page, graph, run_tasks, capture_reply
+) -> None:
+    conversation = customer_conversation(page, run_tasks)
+    photo = actions.AttachmentInput("mug.jpg", "image/jpeg", b"\xff\xd8\xff" + b"0" * 50)
+    sent = capture_reply(conversation, "Here is the mug", attachments=[photo])
+    assert sent.external_id == "m_out_1" and sent.data["meta_message_ids"] == ["m_out_1", "m_out_2"]
+    # Without the app id, the echo of the photo is known by its mid: not stored again.
+    actions.update_inbox(inbox=page, actor=AdminFactory(), origin=SYSTEM, settings={"app_id": ""})
+    served = graph.serve("/cdn/mug.jpg", b"\xff\xd8\xff" + b"0" * 50, "image/jpeg")
+    file = {"type": "image", "payload": {"url": served}}
+    post(page, delivery(echo("m_out_2", "", attachments=[file])))
+    run_tasks()
+    assert Message.objects.filter(direction="outgoing").count() == 1
+    # Meta reports the photo (the second send) delivered: that is the reply.
+    post(page, delivery(from_customer("delivery", {"mids": ["m_out_2"]})))
+    run_tasks()
+    sent.refresh_from_db()
+    assert sent.delivery_status == "delivered"
+    # "m_out" is in the list as text, not as a part: no message has it.
+    post(page, delivery(from_customer("reaction", {"action": "unreact", "mid": "m_out"})))
+    run_tasks()
+    assert ProviderEvent.objects.order_by("id").last().status == "pending"
+    assert {status for status, _ in errors()} == {"processed", "pending"}
+
+
+def test_a_report_before_the_send_is_recorded_waits_for_it(page, run_tasks) -> None:
+    from django_tasks_db.models import DBTaskResult
+
+    from inbox.sources.messenger.outbound import deliver
+
+    conversation = customer_conversation(page, run_tasks)
+    # Queued, its Send API answer not recorded yet (the task has not run).
+    queued = actions.send_reply(conversation=conversation, author=UserFactory(), text="Hello")
+    post(page, delivery(from_customer("delivery", {"mids": ["m_out_1"]})))
+    post(page, delivery(from_customer("read", {"watermark": now_ms()})))
+    run_tasks()
+    early_delivery, early_read = ProviderEvent.objects.order_by("id")[1:]
+    assert (early_delivery.status, early_read.status) == ("pending", "pending")
+    assert early_delivery.error.startswith("Waiting: A delivery report for m_out_1")
+    assert early_read.error.startswith("Waiting: A read report for a reply still being sent")
+    assert deliver(queued).startswith("sent")
+    DBTaskResult.objects.filter(status="READY").update(run_after=timezone.now())
+    run_tasks()
+    queued.refresh_from_db()
+    assert queued.delivery_status == "read"
+    assert {status for status, _ in errors()} == {"processed"}
+
+
 # ---------------------------------------------------------------- replies
 
 

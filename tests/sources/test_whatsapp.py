@@ -162,15 +162,29 @@ def test_a_text_arrives_once_with_the_contact(inbox, run_tasks) -> None:
     assert rules["templates"] is True and rules["window_closes_at"]
 
 
-def test_a_phone_number_matching_another_contact_is_offered_never_merged(inbox, run_tasks) -> None:
-    from inbox.payloads import contact_payload
+def test_a_phone_number_matching_another_contact_is_offered_never_merged(
+    inbox, run_tasks, api, agent
+) -> None:
+    from inbox.actions import IdentityInput, receive_inbound_message
 
-    known = Contact.objects.create(name="Kerry (email)", phone=f"+{CUSTOMER}")
+    other_inbox = actions.create_inbox(name="Mail", kind="api", actor=AdminFactory(), origin=SYSTEM)
+    known = receive_inbound_message(
+        inbox=other_inbox,
+        identity=IdentityInput(kind="email", value="kerry@example.com", name="Kerry (email)"),
+        text="hello",
+    ).contact
+    known.phone = f"+{CUSTOMER}"
+    known.save()
     post(inbox, customer_message())
     run_tasks()
-    new = Message.objects.get().conversation.contact
+    new = Message.objects.get(inbox=inbox).conversation.contact
     assert new.pk != known.pk and Contact.objects.count() == 2
-    assert contact_payload(new)["same_phone"] == [{"id": known.pk, "name": "Kerry (email)"}]
+    inbox.members.add(agent)
+    seen = api(agent).get(f"/api/v1/contacts/{new.pk}/").json()
+    assert seen["same_phone"] == []  # the other contact is in an inbox this agent cannot see
+    other_inbox.members.add(agent)
+    seen = api(agent).get(f"/api/v1/contacts/{new.pk}/").json()
+    assert seen["same_phone"] == [{"id": known.pk, "name": "Kerry (email)"}]
 
 
 def test_media_is_downloaded_with_caps_and_type_checks(inbox, graph, run_tasks, settings) -> None:
@@ -842,17 +856,17 @@ def test_quick_replies_without_text_fail_the_message(
     inbox, graph, run_tasks, django_capture_on_commit_callbacks
 ) -> None:
     conversation = conversation_with_customer(inbox, run_tasks)
-    sent = reply(
-        conversation,
-        "",
-        run_tasks,
-        django_capture_on_commit_callbacks,
-        attachments=[actions.AttachmentInput("label.jpg", "image/jpeg", JPEG)],
-        quick_replies=["Yes", "No"],
-    )
-    assert sent.delivery_status == "failed"
-    assert sent.delivery_error == "WhatsApp quick replies need text to go with them"
+    with pytest.raises(actions.InboxError, match="Quick replies need a message"):
+        reply(
+            conversation,
+            "",
+            run_tasks,
+            django_capture_on_commit_callbacks,
+            attachments=[actions.AttachmentInput("label.jpg", "image/jpeg", JPEG)],
+            quick_replies=["Yes", "No"],
+        )
     assert graph.calls(f"/v21.0/{NUMBER_ID}/messages") == []
+    assert not Message.objects.filter(direction="outgoing").exists()
 
 
 def test_a_template_send_ignores_quick_replies(

@@ -30,8 +30,10 @@ from django.utils import timezone
 
 from inbox.actions.messages import AttachmentInput
 from inbox.models import Contact, ContactIdentity, Inbox, Message, ProviderEvent
+from inbox.sources.delivery import sent_parts
 from inbox.sources.messenger.content import attachments
 from inbox.sources.messenger.platform import Platform, profile
+from inbox.sources.messenger.sending import SENT
 from inbox.sources.webhooks import RetryLater, Unprocessable, secrets_match
 
 logger = logging.getLogger(__name__)
@@ -182,9 +184,26 @@ def _time(value: Any) -> datetime | None:
 
 
 def _stored(inbox: Inbox, mid: str) -> Message | None:
+    """The message this inbox stored under `mid`: by its external id (the customer's
+    message, an echo, the first part of our reply), or a later part of a reply Parley sent
+    in several Send API calls (a file after the text), whose mids are only in
+    `data["meta_message_ids"]` (messenger/sending.py)."""
     from inbox.actions.platform import provider_message
 
-    return provider_message(inbox, mid)
+    found = provider_message(inbox, mid)
+    if found is not None or not mid:
+        return found
+    # A text search narrows (JSON on PostgreSQL and SQLite alike), the list is then checked
+    # exactly: "m_1" is in '["m_10"]' as text, not as a part.
+    candidates = Message.objects.filter(
+        inbox=inbox,
+        direction=Message.Direction.OUTGOING,
+        data__meta_message_ids__icontains=mid,
+    ).order_by("id")
+    for candidate in candidates:
+        if mid in sent_parts(candidate, SENT):
+            return candidate
+    return None
 
 
 def _contacts(inbox: Inbox, user_id: str) -> Any:
@@ -394,8 +413,10 @@ def _echo(
             direction=Message.Direction.OUTGOING,
             kind=Message.Kind.MESSAGE,
             delivery_status=Message.Delivery.QUEUED,
-            text=text,
         )
+        # A file is sent as a part of its own, with no words: its echo may be of any reply
+        # with files.
+        sending = sending.filter(text=text) if text else sending.filter(attachments__isnull=False)
         if sending.exists():
             raise RetryLater("A reply to this customer is being sent; this echo may be of it.")
     files, lines = attachments(event, platform, message)
@@ -415,7 +436,9 @@ def _echo(
 
 def _advance(inbox: Inbox, customer: str, *, until: datetime, status: str) -> None:
     """Every message sent to this customer up to `until` (a watermark) was delivered or
-    read. Only messages already sent move (a read never goes back to delivered)."""
+    read. Only messages already sent move (a read never goes back to delivered). Raises
+    RetryLater, after moving those, when a reply to this customer written before `until`
+    is still being sent: the report may be of it, its send not recorded yet."""
     from inbox.actions import set_delivery_status
 
     before = [Message.Delivery.SENT]
@@ -426,35 +449,59 @@ def _advance(inbox: Inbox, customer: str, *, until: datetime, status: str) -> No
         conversation__contact_id__in=_contacts(inbox, customer),
         direction=Message.Direction.OUTGOING,
         kind=Message.Kind.MESSAGE,
-        delivery_status__in=before,
         created_at__lte=until,
-    ).order_by("id")
-    for message in messages:
+    )
+    for message in messages.filter(delivery_status__in=before).order_by("id"):
         set_delivery_status(message=message, status=status)
+    if messages.filter(delivery_status=Message.Delivery.QUEUED).exists():
+        raise RetryLater(
+            f"A {status} report for a reply still being sent (its send not recorded yet)."
+        )
 
 
 def _delivery(inbox: Inbox, item: dict[str, Any], delivery: dict[str, Any]) -> None:
-    from inbox.actions.platform import record_provider_status
+    """Meta delivered the messages named (`mids`, any part of a reply) and, on Messenger,
+    everything sent before `watermark`. A mid Parley does not know yet, or of a reply still
+    being sent, is waited for (RetryLater) once the rest has moved."""
+    from inbox.actions import set_delivery_status
 
     customer = _party(item, "sender")
     mids = delivery.get("mids")
+    waiting: list[str] = []
     for mid in mids if isinstance(mids, list) else []:
-        if isinstance(mid, str) and mid:
-            record_provider_status(inbox=inbox, provider_id=mid, status=Message.Delivery.DELIVERED)
+        if not isinstance(mid, str) or not mid:
+            continue
+        stored = _stored(inbox, mid)
+        if stored is not None and stored.direction != Message.Direction.OUTGOING:
+            continue
+        if stored is None or stored.delivery_status == Message.Delivery.QUEUED:
+            # Not recorded yet, or not all its parts sent: marking it delivered now would
+            # end the send of the parts still to go (delivery.not_deliverable).
+            waiting.append(mid)
+        else:
+            set_delivery_status(message=stored, status=Message.Delivery.DELIVERED)
     watermark = _time(delivery.get("watermark"))
     if watermark is not None:
         _advance(inbox, customer, until=watermark, status=Message.Delivery.DELIVERED)
+    if waiting:
+        raise RetryLater(
+            f"A delivery report for {', '.join(waiting)}, a message whose send is not "
+            "recorded (yet)."
+        )
 
 
 def _read(inbox: Inbox, item: dict[str, Any], read: dict[str, Any]) -> None:
     """Messenger says up to when the customer has read (`watermark`); Instagram names the
-    message seen (`mid`), which means everything sent before it was seen too."""
+    message seen (`mid`, any part of a reply), which means everything sent before it was
+    seen too. One Parley does not know yet (its send not recorded) is waited for."""
     customer = _party(item, "sender")
     watermark = _time(read.get("watermark"))
-    if watermark is None and isinstance(read.get("mid"), str):
+    if watermark is None and isinstance(read.get("mid"), str) and read["mid"]:
         seen = _stored(inbox, read["mid"])
-        if seen is None or seen.direction != Message.Direction.OUTGOING:
-            return  # seen before Parley knew of it: nothing to move
+        if seen is None:
+            raise RetryLater(f"A read report for {read['mid']}, a message not recorded (yet).")
+        if seen.direction != Message.Direction.OUTGOING:
+            return  # the customer's own message: nothing to move
         watermark = seen.created_at
     if watermark is not None:
         _advance(inbox, customer, until=watermark, status=Message.Delivery.READ)

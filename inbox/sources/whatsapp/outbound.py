@@ -22,7 +22,14 @@ from __future__ import annotations
 from typing import Any
 
 from inbox.models import ContactIdentity, Message
-from inbox.sources.delivery import fail, not_deliverable, record_sent_part, retry_later, sent_parts
+from inbox.sources.delivery import (
+    fail,
+    last_incoming_data,
+    not_deliverable,
+    record_sent_part,
+    retry_later,
+    sent_parts,
+)
 from inbox.sources.http import multipart
 from inbox.sources.meta import Graph, GraphError
 from inbox.sources.whatsapp.templates import api_object
@@ -49,13 +56,19 @@ FILE_KINDS = (
 
 
 def _recipient(message: Message) -> str:
-    """The customer's WhatsApp id in this inbox."""
+    """The WhatsApp id the customer last wrote from in this conversation (after a merge a
+    contact may have several), else their (first) WhatsApp id in this inbox."""
+    raw = (last_incoming_data(message).get("whatsapp") or {}).get("raw") or {}
+    sender = str(raw.get("from") or "") if isinstance(raw, dict) else ""
+    if sender.isdigit():
+        return sender
     value = (
         ContactIdentity.objects.filter(
             contact_id=message.conversation.contact_id,
             inbox_id=message.inbox_id,
             kind=ContactIdentity.Kind.EXTERNAL,
         )
+        .order_by("id")
         .values_list("value", flat=True)
         .first()
     )

@@ -52,6 +52,12 @@ def spec(template: MessageTemplate) -> dict[str, Any]:
         reason = f"Not approved by WhatsApp ({template.status.lower() or 'unknown status'})"
     elif header and header_format not in ("", "TEXT"):
         reason = f"Its header is a {header_format.lower()}: send it from WhatsApp Manager"
+    else:
+        kinds = {str(b.get("type") or "").upper() for b in buttons if isinstance(b, dict)}
+        unsupported = kinds - {"QUICK_REPLY", "URL", "PHONE_NUMBER"}
+        if unsupported:
+            named = ", ".join(sorted(k.lower().replace("_", " ") for k in unsupported))
+            reason = f"Its {named} button cannot be filled in from Parley yet"
     button_specs = []
     for index, button in enumerate(buttons if isinstance(buttons, list) else []):
         kind = str(button.get("type") or "").upper()
@@ -145,7 +151,10 @@ def render(template: MessageTemplate, params: dict[str, Any]) -> str:
 
 def _parameters(values: dict[str, str], named: bool) -> list[dict[str, Any]]:
     rows = []
-    for name, value in values.items():
+    # Positional parameters go in their number's order ({{1}}, {{2}}…), whatever order the
+    # stored JSON kept them in.
+    ordered = values.items() if named else sorted(values.items(), key=lambda kv: int(kv[0]))
+    for name, value in ordered:
         row: dict[str, Any] = {"type": "text", "text": value}
         if named:
             row["parameter_name"] = name

@@ -21,12 +21,19 @@ function when(date) {
   return sameDay ? timeFmt.format(date) : fullFmt.format(date);
 }
 
+// Why a number is opted out, in words: the keyword they texted, or the provider's signal.
+export function optOutReason(keyword) {
+  if (!keyword) return "the provider reported it";
+  if (/^twilio/i.test(keyword)) return "Twilio reports they unsubscribed";
+  return "they texted " + keyword;
+}
+
 // What blocks a free-form reply now ("" when nothing does) and the tags allowed.
 export function replyState(conv, now) {
   const rules = conv && conv.reply_rules;
-  const optedOut = conv && conv.inbox.kind === "sms" && state.contact && state.contact.id === conv.contact.id &&
-    (state.contact.sms_opt_outs || []).some((o) => o.inbox_id === conv.inbox.id);
-  if (optedOut) return { blocked: "This number opted out of SMS from this inbox (STOP). Nothing can be sent until they text START.", tags: [], open: false };
+  const optOut = conv && conv.inbox.kind === "sms" && state.contact && state.contact.id === conv.contact.id &&
+    (state.contact.sms_opt_outs || []).find((o) => o.inbox_id === conv.inbox.id);
+  if (optOut) return { blocked: "This number opted out of SMS from this inbox (" + optOutReason(optOut.keyword) + "). Nothing can be sent until they text START.", tags: [], open: false };
   if (!rules) return { blocked: "", tags: [], open: true };
   const closes = parseDate(rules.window_closes_at);
   const open = !!closes && closes.getTime() > now;

@@ -4,7 +4,7 @@
 import { $, h, dateYearFmt, initials, labelChip, parseDate, relTime, safeColor, STATUS_LABEL } from "./dom.js";
 import { api } from "./api.js";
 import { hooks, ME, state } from "./state.js";
-import { renderRules } from "./rules.js";
+import { optOutReason, renderRules } from "./rules.js";
 
 // ---------------------------------------------------------------- website visitor
 // Who is behind a website chat: verified by the site or not, on the site now (which page),
@@ -104,7 +104,7 @@ function renderContact() {
   $("contact-notes").hidden = !contact.notes;
   $("contact-notes-none").hidden = Boolean(contact.notes);
   $("contact-merge").hidden = !(ME && ME.role === "admin");
-  const optOuts = (contact.sms_opt_outs || []).map((o) => (inboxNames.get(o.inbox_id) || "an SMS inbox") + (o.keyword ? " (" + o.keyword + ")" : ""));
+  const optOuts = (contact.sms_opt_outs || []).map((o) => (inboxNames.get(o.inbox_id) || "an SMS inbox") + " (" + optOutReason(o.keyword) + ")");
   $("contact-optout").textContent = optOuts.length ? "Opted out of SMS from " + optOuts.join(", ") + ": nothing is sent to this number there." : "";
   $("contact-optout").hidden = !optOuts.length;
   // Same phone number as another contact: offered, never merged on its own (a shared family

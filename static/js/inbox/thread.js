@@ -145,7 +145,8 @@ function rawNode(m) {
   if (!(ME && ME.role === "admin") || !m.data || m.direction !== "incoming") return null;
   const source = SOURCES_WITH_RAW.find((key) => m.data[key] && typeof m.data[key] === "object");
   const extras = source ? m.data[source] : m.data;
-  const placeholder = /\[[^\]]+\]|not downloaded/.test(m.text || "") || extras.media_error || m.data.media_error;
+  // A line that is a bracketed placeholder ("[Order: …]", "[Photo not downloaded: …]").
+  const placeholder = /^\[[^\]]+\]$/m.test(m.text || "") || extras.media_error || m.data.media_error;
   const raw = extras.raw || m.data.raw;
   if (!placeholder || !raw) return null;
   return h("details", { class: "msg-raw" }, [
