@@ -41,9 +41,14 @@ def record_provider_status(
 ) -> Message | None:
     """A status report (sent, delivered, read, failed) for one of our messages, by the
     provider's id. Reports may come in any order (set_delivery_status keeps the furthest).
-    Returns None when no message of this inbox has that id (yet)."""
+    Returns None when no message of this inbox has that id, or its sending is not finished
+    (yet): the caller tries the report again later."""
     message = provider_message(inbox, provider_id)
     if message is None or message.direction != Message.Direction.OUTGOING:
+        return None
+    if message.delivery_status == Message.Delivery.QUEUED and status != Message.Delivery.FAILED:
+        # Its first part was taken, the rest is still being sent (or retried): moving it to
+        # delivered now would stop the delivery task from sending the rest. Report later.
         return None
     if status == Message.Delivery.FAILED:
         # The provider took it, then failed it: a retry sends it again whole.
