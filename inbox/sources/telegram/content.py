@@ -8,10 +8,14 @@ file server often answers `application/octet-stream`: the type is then taken fro
 update (`mime_type`) or the file's extension, and must still suit the kind of message (a
 photo must be an image). What cannot be downloaded becomes a placeholder with the reason
 (`media_error` in data; the raw message is kept by the caller); a network failure or a 429
-or 5xx from Telegram is tried again (RetryLater) while the delivery has attempts left."""
+or 5xx from Telegram is tried again (RetryLater) while the delivery has attempts left.
+
+Fields of the wrong type (a photo's `width` as text, a poll's `options` not a list, a shared
+contact's `user_id` not a number) are treated as missing, never raised on."""
 
 from __future__ import annotations
 
+import math
 import mimetypes
 import posixpath
 from dataclasses import dataclass, field
@@ -79,6 +83,16 @@ class Content:
     extra: dict[str, Any] = field(default_factory=dict)  # kept in the message's data
 
 
+def as_list(value: Any) -> list[Any]:
+    """`value` when it is a JSON array, else an empty one (updates are untrusted input)."""
+    return value if isinstance(value, list) else []
+
+
+def as_int(value: Any) -> int | None:
+    """`value` when it is a JSON integer (not a boolean), else None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def safe_filename(name: str, fallback: str) -> str:
     try:
         return get_valid_filename(name)[:200] or fallback
@@ -106,7 +120,7 @@ def describe(message: dict[str, Any], *, token: str, attempt: int) -> Content:
     if isinstance(message.get("poll"), dict):
         poll = message["poll"]
         options = " / ".join(
-            str(o.get("text") or "") for o in poll.get("options") or [] if isinstance(o, dict)
+            str(o.get("text") or "") for o in as_list(poll.get("options")) if isinstance(o, dict)
         )
         return Content(f"[Telegram poll: {poll.get('question') or '?'} ({options})]")
     if isinstance(message.get("dice"), dict):
@@ -141,8 +155,8 @@ def _photo_size(sizes: Any) -> dict[str, Any]:
     )
     if not usable:
         return {}
-    usable.sort(key=lambda s: int(s.get("width") or 0) * int(s.get("height") or 0))
-    fitting = [s for s in usable if int(s.get("file_size") or 0) <= download_limit()]
+    usable.sort(key=lambda s: (as_int(s.get("width")) or 0) * (as_int(s.get("height")) or 0))
+    fitting = [s for s in usable if (as_int(s.get("file_size")) or 0) <= download_limit()]
     return (fitting or usable)[-1]
 
 
@@ -150,8 +164,8 @@ def fetch_file(media: dict[str, Any], kind: str, *, token: str, attempt: int) ->
     """getFile, then the download. Raises MediaProblem or RetryLater."""
     family = FILE_KINDS[kind]
     limit = download_limit()
-    size = media.get("file_size")
-    if isinstance(size, int) and size > limit:
+    size = as_int(media.get("file_size"))
+    if size is not None and size > limit:
         raise MediaProblem(f"{size:,} bytes is over the {limit:,}-byte limit")
     if not token:
         raise MediaProblem("this inbox has no bot token")
@@ -200,7 +214,9 @@ def _place(message: dict[str, Any]) -> Content:
     location = as_dict(venue.get("location") or message.get("location"))
     try:
         latitude, longitude = float(location["latitude"]), float(location["longitude"])
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, OverflowError):
+        return Content("[Telegram location without coordinates]")
+    if not (math.isfinite(latitude) and abs(latitude) <= 90 and abs(longitude) <= 180):
         return Content("[Telegram location without coordinates]")
     kept: dict[str, Any] = {"latitude": latitude, "longitude": longitude}
     for key in ("horizontal_accuracy", "live_period"):
@@ -233,8 +249,8 @@ def vcard(contact: dict[str, Any]) -> str:
     ]
     if contact.get("phone_number"):
         lines.append(f"TEL;TYPE=CELL:{_vcard_text(str(contact['phone_number']))}")
-    if contact.get("user_id"):
-        lines.append(f"X-TELEGRAM-ID:{int(contact['user_id'])}")
+    if as_int(contact.get("user_id")):
+        lines.append(f"X-TELEGRAM-ID:{contact['user_id']}")
     lines.append("END:VCARD")
     return "\r\n".join(lines) + "\r\n"
 
@@ -245,11 +261,11 @@ def _contact(contact: dict[str, Any]) -> Content:
     text = "Contact: " + ", ".join(p for p in (name, phone) if p)
     card = str(contact.get("vcard") or "") or vcard(contact)
     filename = safe_filename(f"{name or phone or 'contact'}.vcf", "contact.vcf")
-    kept = {
-        k: contact[k]
-        for k in ("phone_number", "first_name", "last_name", "user_id")
-        if contact.get(k)
+    kept: dict[str, Any] = {
+        k: str(contact[k]) for k in ("phone_number", "first_name", "last_name") if contact.get(k)
     }
+    if as_int(contact.get("user_id")):
+        kept["user_id"] = contact["user_id"]
     return Content(
         text,
         [AttachmentInput(filename=filename, content_type="text/vcard", content=card.encode())],

@@ -15,17 +15,27 @@
   finds it. Downloads happen before the lock. On SQLite (the embedded default, one worker
   thread) writes are serialised anyway.
 - `edited_message`: the stored text follows, marked edited (a live location's moves are
-  not followed: the message shows where it started).
+  not followed: the message shows where it started). An edit of a message not stored yet
+  is tried again later (RetryLater): updates are processed in parallel and the original
+  may still be downloading its files; once the retries are used up it is kept as
+  unprocessable.
 - `message_reaction`: the customer's reaction on one of our messages or theirs (the bot
   must ask for these updates in `allowed_updates`, which "test connection" does).
 - Other update types are kept as unprocessable, with the reason.
+
+Updates carry the secret token but are untrusted in shape: objects are read through
+`as_dict` / `as_list`, so a field of the wrong type counts as missing. A message without a
+sender, chat id or message id is unprocessable; a `date` / `edit_date` that is not a
+plausible Unix time (not an integer, out of range, more than a day ahead) is ignored and
+the message is stored as received now.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import zlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
@@ -33,16 +43,32 @@ from django.db.models import QuerySet
 
 from inbox.models import Contact, ContactIdentity, Conversation, Message, ProviderEvent
 from inbox.sources.telegram.api import as_dict
-from inbox.sources.telegram.content import describe
-from inbox.sources.webhooks import Unprocessable
+from inbox.sources.telegram.content import as_list, describe
+from inbox.sources.webhooks import RetryLater, Unprocessable
 
 SEARCH_DEPTH = 200  # recent messages of a contact searched for a part or a sent id
 LOCK_NAMESPACE = 0x7467  # "tg": the first key of our advisory locks
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # NaN/Infinity: not storable in a JSON column
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):  # 1e999: infinity, not storable either
+        raise ValueError(f"{text} is out of range")
+    return number
+
+
+def _is_id(value: Any) -> bool:
+    """A Telegram id: an integer (not a boolean) that fits in 64 bits."""
+    return isinstance(value, int) and not isinstance(value, bool) and -(2**63) < value < 2**63
+
+
 def _update(event: ProviderEvent) -> dict[str, Any]:
     try:
-        update = json.loads(bytes(event.body))
+        update = json.loads(bytes(event.body), parse_constant=_no_constant, parse_float=_finite)
     except ValueError as exc:
         raise Unprocessable("The update is not JSON.") from exc
     if not isinstance(update, dict):
@@ -52,24 +78,32 @@ def _update(event: ProviderEvent) -> dict[str, Any]:
 
 def _sender(message: dict[str, Any]) -> dict[str, Any]:
     sender = message.get("from")
-    if not isinstance(sender, dict) or not isinstance(sender.get("id"), int):
+    if not isinstance(sender, dict) or not _is_id(sender.get("id")):
         raise Unprocessable("The message has no sender (from.id).")
     return sender
 
 
 def _when(message: dict[str, Any], key: str = "date") -> datetime | None:
+    """The message's `key` (a Unix time) as a time; None (now) when it is not a plausible
+    one: not an integer, out of range, or more than a day ahead."""
     value = message.get(key)
-    return datetime.fromtimestamp(value, tz=UTC) if isinstance(value, int) else None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        return None
+    try:
+        at = datetime.fromtimestamp(value, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return at if at <= datetime.now(tz=UTC) + timedelta(days=1) else None
 
 
 def _key(chat_id: Any, message_id: Any) -> str:
-    if not isinstance(chat_id, int) or not isinstance(message_id, int):
+    if not _is_id(chat_id) or not _is_id(message_id):
         raise Unprocessable("The message has no chat.id or message_id.")
     return f"{chat_id}:{message_id}"
 
 
 def _external_id(message: dict[str, Any]) -> str:
-    return _key((message.get("chat") or {}).get("id"), message.get("message_id"))
+    return _key(as_dict(message.get("chat")).get("id"), message.get("message_id"))
 
 
 def process(event: ProviderEvent) -> None:
@@ -121,9 +155,9 @@ def _stored(event: ProviderEvent, key: str, user_id: Any) -> Message | None:
     if found is not None or user_id is None:
         return found
     for candidate in _contact_messages(event, user_id).order_by("-id")[:SEARCH_DEPTH]:
-        data = candidate.data or {}
-        if key in (data.get("parts") or []) or key in (
-            (data.get("telegram") or {}).get("sent") or []
+        data = as_dict(candidate.data)
+        if key in as_list(data.get("parts")) or key in as_list(
+            as_dict(data.get("telegram")).get("sent")
         ):
             return candidate
     return None
@@ -166,7 +200,7 @@ def _message(event: ProviderEvent, message: dict[str, Any]) -> None:
         return  # a redelivery: stored, nothing to download again
     if group:
         stored = _group_message(event, sender["id"], chat_id, group)
-        if stored is not None and external_id in ((stored.data or {}).get("parts") or []):
+        if stored is not None and external_id in as_list(as_dict(stored.data).get("parts")):
             return
     token = str(event.inbox.get_secrets().get("bot_token") or "")
     content = describe(message, token=token, attempt=event.attempts)  # may raise RetryLater
@@ -219,7 +253,11 @@ def _edited(event: ProviderEvent, message: dict[str, Any]) -> None:
     sender = as_dict(message.get("from"))
     stored = _stored(event, _external_id(message), sender.get("id"))
     if stored is None:
-        raise Unprocessable("An edit of a message Parley never received.")
+        # Not stored yet, or never: the original may still be in another worker (downloading
+        # its files); tried again later, kept as unprocessable once the retries are used up.
+        raise RetryLater(
+            "An edit of a message Parley never received. Tried again in case it was on its way."
+        )
     if isinstance(message.get("location"), dict):
         return  # a live location moving: the message keeps where it started
     text = str(message.get("text") or message.get("caption") or "")
@@ -247,7 +285,7 @@ def _emoji(reactions: Any) -> str:
 def _reaction(event: ProviderEvent, reaction: dict[str, Any]) -> None:
     from inbox.actions.platform import react_to_message
 
-    key = _key((reaction.get("chat") or {}).get("id"), reaction.get("message_id"))
+    key = _key(as_dict(reaction.get("chat")).get("id"), reaction.get("message_id"))
     user = as_dict(reaction.get("user"))
     stored = _stored(event, key, user.get("id"))
     if stored is None:

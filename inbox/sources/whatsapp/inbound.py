@@ -11,12 +11,21 @@ inbox's conversation. Fields:
   same number (coexistence), stored as outgoing;
 - `message_template_status_update`: a template approved, rejected or paused.
 The sender's `wa_id` is their identity in this inbox; `+wa_id` is their phone number. The
-message's `wamid` is its external id: a redelivered webhook is stored once."""
+message's `wamid` is its external id: a redelivered webhook is stored once.
+
+Deliveries are signed but still untrusted in shape: every object is read through `_dict` /
+`_list`, so a field of the wrong type is treated as missing. What a message cannot do
+without (its sender, its id, an echo's recipient and id, the phone number id) makes the
+delivery unprocessable with the reason; an optional field of the wrong shape (a profile, a
+reply context, a contact card's name, error details) is ignored. A timestamp that is not a
+plausible time (not digits, out of range, more than a day ahead) is ignored too: the
+message is stored as received now."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+import math
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from inbox.actions.contacts import IdentityInput
@@ -36,9 +45,36 @@ STATUSES = {
 IGNORED_FIELDS = {"smb_app_state_sync", "account_update", "phone_number_quality_update"}
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    """`value` when it is a JSON object, else an empty one (deliveries are untrusted)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    """`value` when it is a JSON array, else an empty one."""
+    return value if isinstance(value, list) else []
+
+
+def _number(value: Any) -> str:
+    """A phone number as WhatsApp gives it (ASCII digits, at most 20), else ""."""
+    text = str(value or "")
+    return text if text.isascii() and text.isdigit() and len(text) <= 20 else ""
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # NaN/Infinity: not storable in a JSON column
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):  # 1e999: infinity, not storable either
+        raise ValueError(f"{text} is out of range")
+    return number
+
+
 def _payload(event: ProviderEvent) -> dict[str, Any]:
     try:
-        payload = json.loads(bytes(event.body))
+        payload = json.loads(bytes(event.body), parse_constant=_no_constant, parse_float=_finite)
     except ValueError as exc:
         raise Unprocessable("The delivery is not JSON.") from exc
     if not isinstance(payload, dict) or not isinstance(payload.get("entry"), list):
@@ -47,7 +83,16 @@ def _payload(event: ProviderEvent) -> dict[str, Any]:
 
 
 def _when(value: Any) -> datetime | None:
-    return datetime.fromtimestamp(int(value), tz=UTC) if str(value or "").isdigit() else None
+    """A Unix timestamp (a string of digits) as a time; None (now) when it is not a plausible
+    one: not digits, out of range, or more than a day ahead."""
+    text = str(value or "")
+    if not text.isascii() or not text.isdigit() or len(text) > 12:
+        return None
+    try:
+        at = datetime.fromtimestamp(int(text), tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return at if at <= datetime.now(tz=UTC) + timedelta(days=1) else None
 
 
 def process(event: ProviderEvent) -> None:
@@ -55,9 +100,13 @@ def process(event: ProviderEvent) -> None:
     mine = str((inbox.settings or {}).get("phone_number_id") or "")
     handled = 0
     for entry in _payload(event)["entry"]:
-        for change in (entry or {}).get("changes") or []:
-            field = str((change or {}).get("field") or "")
-            value = (change or {}).get("value") or {}
+        if not isinstance(entry, dict):
+            raise Unprocessable("An entry of the delivery is not an object.")
+        for change in _list(entry.get("changes")):
+            if not isinstance(change, dict):
+                raise Unprocessable("A change of the delivery is not an object.")
+            field = str(change.get("field") or "")
+            value = change.get("value") or {}
             if not isinstance(value, dict):
                 raise Unprocessable(f"The {field or '?'} change has no value object.")
             if field == "message_template_status_update":
@@ -69,25 +118,25 @@ def process(event: ProviderEvent) -> None:
                 continue
             if field not in ("messages", "smb_message_echoes"):
                 raise Unprocessable(f"WhatsApp change of a kind not handled: {field or '?'}")
-            number = str((value.get("metadata") or {}).get("phone_number_id") or "")
+            number = str(_dict(value.get("metadata")).get("phone_number_id") or "")
             target = inbox if number and number == mine else _same_app_inbox(inbox, number)
             if field == "smb_message_echoes":
-                for echo in value.get("message_echoes") or []:
+                for echo in _list(value.get("message_echoes")):
                     _echo(target, event.attempts, echo)
                     handled += 1
                 continue
             names = {
-                str(c.get("wa_id")): str((c.get("profile") or {}).get("name") or "")
-                for c in value.get("contacts") or []
+                str(c.get("wa_id")): str(_dict(c.get("profile")).get("name") or "")
+                for c in _list(value.get("contacts"))
                 if isinstance(c, dict)
             }
-            for message in value.get("messages") or []:
+            for message in _list(value.get("messages")):
                 _message(target, event.attempts, message, names)
                 handled += 1
-            for status in value.get("statuses") or []:
+            for status in _list(value.get("statuses")):
                 _status(target, status)
                 handled += 1
-            for error in value.get("errors") or []:
+            for error in _list(value.get("errors")):
                 raise Unprocessable(f"WhatsApp reported an error: {_error_text([error])}")
     if not handled:
         raise Unprocessable("The delivery holds no message, status or template update.")
@@ -119,12 +168,12 @@ def _same_app_inbox(inbox: Inbox, number: str) -> Inbox:
 
 def _error_text(errors: Any) -> str:
     parts = []
-    for error in errors if isinstance(errors, list) else []:
+    for error in _list(errors):
         if not isinstance(error, dict):
             continue
         code = error.get("code")
         title = str(error.get("title") or error.get("message") or "error")
-        details = str((error.get("error_data") or {}).get("details") or "")
+        details = str(_dict(error.get("error_data")).get("details") or "")
         text = f"(#{code}) {title}" if code else title
         parts.append(f"{text}: {details}" if details and details != title else text)
     return "; ".join(parts) or "no reason given"
@@ -164,10 +213,10 @@ def _location_text(location: dict[str, Any]) -> str:
 
 
 def _vcard(card: dict[str, Any]) -> tuple[str, bytes]:
-    name = str((card.get("name") or {}).get("formatted_name") or "Contact")
+    name = str(_dict(card.get("name")).get("formatted_name") or "Contact")
     lines = ["BEGIN:VCARD", "VERSION:3.0", f"FN:{name}"]
-    phones = [p for p in card.get("phones") or [] if isinstance(p, dict)]
-    emails = [e for e in card.get("emails") or [] if isinstance(e, dict)]
+    phones = [p for p in _list(card.get("phones")) if isinstance(p, dict)]
+    emails = [e for e in _list(card.get("emails")) if isinstance(e, dict)]
     lines += [f"TEL:{p.get('phone')}" for p in phones if p.get("phone")]
     lines += [f"EMAIL:{e.get('email')}" for e in emails if e.get("email")]
     lines.append("END:VCARD")
@@ -180,8 +229,7 @@ def _content(
 ) -> tuple[str, list[AttachmentInput], dict[str, Any]]:
     """Text, files and extras of one message."""
     kind = str(message.get("type") or "")
-    body = message.get(kind) if isinstance(message.get(kind), dict) else {}
-    assert isinstance(body, dict)
+    body = _dict(message.get(kind))
     extras: dict[str, Any] = {}
     if kind == "text":
         return str(body.get("body") or ""), [], extras
@@ -198,8 +246,8 @@ def _content(
         return _location_text(body), [], extras
     if kind == "contacts":
         files, lines = [], []
-        for card in message.get("contacts") or []:
-            summary, vcard = _vcard(card if isinstance(card, dict) else {})
+        for card in _list(message.get("contacts")):
+            summary, vcard = _vcard(_dict(card))
             lines.append(f"👤 {summary}")
             files.append(AttachmentInput(f"{summary.split(' · ')[0]}.vcf", "text/vcard", vcard))
         return "\n".join(lines) or media.placeholder("contacts"), files, extras
@@ -207,7 +255,7 @@ def _content(
         extras["button_payload"] = str(body.get("payload") or "")
         return str(body.get("text") or ""), [], extras
     if kind == "interactive":
-        reply = body.get("button_reply") or body.get("list_reply") or {}
+        reply = _dict(body.get("button_reply")) or _dict(body.get("list_reply"))
         extras["reply_id"] = str(reply.get("id") or "")
         title = str(reply.get("title") or "")
         return (title or media.placeholder("interactive reply")), [], extras
@@ -223,11 +271,11 @@ def _message(inbox: Inbox, attempt: int, message: Any, names: dict[str, str]) ->
 
     if not isinstance(message, dict):
         raise Unprocessable("A message that is not an object.")
-    sender, wamid = str(message.get("from") or ""), str(message.get("id") or "")
-    if not sender.isdigit() or not wamid:
+    sender, wamid = _number(message.get("from")), str(message.get("id") or "")
+    if not sender or not wamid or len(wamid) > 255:
         raise Unprocessable("A message without its sender (from) or id.")
     if message.get("type") == "reaction":
-        reaction = message.get("reaction") or {}
+        reaction = _dict(message.get("reaction"))
         target = provider_message(inbox, str(reaction.get("message_id") or ""))
         if target is None:
             raise Unprocessable("A reaction to a message Parley does not have.")
@@ -236,7 +284,7 @@ def _message(inbox: Inbox, attempt: int, message: Any, names: dict[str, str]) ->
     if provider_message(inbox, wamid) is not None:
         return  # a redelivery: nothing to download again
     text, files, extras = _content(inbox, attempt, message)
-    context = message.get("context") or {}
+    context = _dict(message.get("context"))
     if context.get("id"):
         extras["reply_to"] = str(context["id"])
     receive_inbound_message(
@@ -278,14 +326,16 @@ def _status(inbox: Inbox, status: Any) -> None:
 def _echo(inbox: Inbox, attempt: int, echo: Any) -> None:
     from inbox.actions.platform import record_echo
 
-    if not isinstance(echo, dict) or not str(echo.get("to") or "").isdigit():
+    if not isinstance(echo, dict) or not _number(echo.get("to")):
         raise Unprocessable("An echo without its recipient (to).")
+    if not str(echo.get("id") or "") or len(str(echo["id"])) > 255:
+        raise Unprocessable("An echo without its message id (id).")
     text, files, extras = _content(inbox, attempt, echo)
     record_echo(
         inbox=inbox,
         identity=IdentityInput(kind="external", value=str(echo["to"]), phone=f"+{echo['to']}"),
         text=text,
-        external_id=str(echo.get("id") or ""),
+        external_id=str(echo["id"]),
         via="WhatsApp Business app",
         attachments=files,
         sent_at=_when(echo.get("timestamp")),
