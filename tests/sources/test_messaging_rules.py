@@ -56,8 +56,16 @@ def test_a_retry_after_the_provider_failed_it_sends_it_again_whole(
     assert len(calls) == 2 and calls[1].json["text"]["body"] == "Your refund is on its way"
     assert sent.delivery_status == "sent" and sent.external_id not in ("", first)
     assert sent.data["previous_sends"] == [first]
-    # A late report about the first send no longer moves the new one.
+    # A late report about the first send no longer moves the new one, and is not kept
+    # waiting for a message that will never have that id.
     assert record_provider_status(inbox=inbox, provider_id=first, status="read") is None
+    from tests.sources.test_whatsapp import post, status
+
+    post(inbox, status(first, "read"))
+    run_tasks()
+    assert ProviderEvent.objects.order_by("-id").first().status == "processed"
+    sent.refresh_from_db()
+    assert sent.delivery_status == "sent"
 
 
 def test_a_retry_outside_the_window_is_refused(

@@ -316,11 +316,12 @@ def _status(inbox: Inbox, status: Any) -> None:
         error=f"WhatsApp could not deliver it: {error}" if error else "",
     )
     if stored is None:
-        if Message.objects.filter(
-            inbox=inbox, data__whatsapp_sent__icontains=str(status["id"])
-        ).exists():
+        wamid = str(status["id"])
+        if Message.objects.filter(inbox=inbox, data__whatsapp_sent__icontains=wamid).exists():
             return  # a later part (a file) of a message: it follows its first part
-        raise RetryLater(f"A status for {status['id']}, a message not recorded (yet).")
+        if Message.objects.filter(inbox=inbox, data__previous_sends__icontains=wamid).exists():
+            return  # about a send the agent has since retried: the new send has its own
+        raise RetryLater(f"A status for {wamid}, a message not recorded (yet).")
 
 
 def _echo(inbox: Inbox, attempt: int, echo: Any) -> None:
