@@ -26,7 +26,7 @@ from inbox.actions.messages import (
     set_delivery_status,
 )
 from inbox.events import writing
-from inbox.models import Contact, Conversation, Inbox, Message, SmsOptOut
+from inbox.models import Contact, ContactIdentity, Conversation, Inbox, Message, SmsOptOut
 
 
 def provider_message(inbox: Inbox, provider_id: str) -> Message | None:
@@ -58,6 +58,26 @@ def record_provider_status(
                 locked.data = {**(locked.data or {}), "provider_failed": True}
                 locked.save(update_fields=["data", "updated_at"])
     return set_delivery_status(message=message, status=status, error=error)
+
+
+def remember_identity(*, contact_id: int, inbox: Inbox, value: str) -> bool:
+    """Another provider id of this contact in this inbox (WhatsApp answers a send to a typed
+    number with the customer's real WhatsApp id, which can differ: Brazil's ninth digit,
+    Mexico's 52/521), so their answers thread to the same contact. Returns True when added;
+    an id another contact already has is left to a merge."""
+    if not value:
+        return False
+    try:
+        with transaction.atomic():
+            ContactIdentity.objects.get_or_create(
+                kind=ContactIdentity.Kind.EXTERNAL,
+                value=value[:255],
+                inbox=inbox,
+                defaults={"contact_id": contact_id},
+            )
+    except IntegrityError:
+        return False
+    return True
 
 
 def react_to_message(*, message: Message, emoji: str, by: str = "customer") -> Message:
@@ -244,6 +264,7 @@ __all__ = [
     "react_to_message",
     "record_echo",
     "record_provider_status",
+    "remember_identity",
     "set_sms_opt_out",
     "unsend_message",
 ]

@@ -203,3 +203,48 @@ def test_writing_first_continues_the_customers_open_conversation(inbox, run_task
         inbox=inbox, author=UserFactory(), phone="+44 7700 900123", template=template, params=params
     )
     assert message.conversation_id == conversation.pk and Conversation.objects.count() == 1
+
+
+def test_whatsapp_parts_failures_ids_and_uploads(
+    inbox, graph, run_tasks, django_capture_on_commit_callbacks
+) -> None:
+    from tests.sources.test_whatsapp import CUSTOMER, JPEG, post, status
+
+    conversation = conversation_with_customer(inbox, run_tasks)
+    messages_path = f"/v21.0/{NUMBER_ID}/messages"
+    # The first part is answered with another WhatsApp id for the customer (Brazil's ninth
+    # digit…): kept, so their answers find this contact. The file part then hits an outage.
+    graph.queue(
+        messages_path,
+        200,
+        {
+            "contacts": [{"input": CUSTOMER, "wa_id": "5511999990000"}],
+            "messages": [{"id": "wamid.T1"}],
+        },
+    )
+    graph.queue(messages_path, 503, {"error": {"message": "Service unavailable", "code": 2}})
+    photos = [
+        actions.AttachmentInput("label.jpg", "image/jpeg", JPEG),
+        actions.AttachmentInput("receipt.jpg", "image/jpeg", JPEG),
+    ]
+    sent = reply(
+        conversation,
+        "Your label",
+        run_tasks,
+        django_capture_on_commit_callbacks,
+        attachments=photos,
+    )
+    assert sent.delivery_status == "sent"
+    # The first file (with the text as caption) went; the retry uploads only the second.
+    assert len(graph.calls(f"/v21.0/{NUMBER_ID}/media")) == 3
+    assert [c.json["type"] for c in graph.calls(messages_path)] == ["image", "image", "image"]
+    identities = set(conversation.contact.identities.values_list("value", flat=True))
+    assert identities == {CUSTOMER, "5511999990000"}
+    # WhatsApp then fails the second part: the message says which.
+    second = sent.data["whatsapp_sent"][1]
+    error = {"code": 131053, "title": "Media upload error"}
+    post(inbox, status(second, "failed", errors=[error]))
+    run_tasks()
+    sent.refresh_from_db()
+    assert sent.delivery_status == "failed"
+    assert sent.delivery_error.startswith("Part 2 of 2 not delivered: (#131053) Media upload error")

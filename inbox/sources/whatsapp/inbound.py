@@ -317,8 +317,20 @@ def _status(inbox: Inbox, status: Any) -> None:
     )
     if stored is None:
         wamid = str(status["id"])
-        if Message.objects.filter(inbox=inbox, data__whatsapp_sent__icontains=wamid).exists():
-            return  # a later part (a file) of a message: it follows its first part
+        for part_of in Message.objects.filter(inbox=inbox, data__whatsapp_sent__icontains=wamid):
+            sent = list((part_of.data or {}).get("whatsapp_sent") or [])
+            if wamid not in sent:
+                continue  # icontains matched a longer id
+            if state == Message.Delivery.FAILED:  # a later part (a file) failed: say so
+                from inbox.actions.platform import record_provider_status as record
+
+                record(
+                    inbox=inbox,
+                    provider_id=part_of.external_id,
+                    status=state,
+                    error=f"Part {sent.index(wamid) + 1} of {len(sent)} not delivered: {error}",
+                )
+            return  # otherwise a later part follows its first part
         if Message.objects.filter(inbox=inbox, data__previous_sends__icontains=wamid).exists():
             return  # about a send the agent has since retried: the new send has its own
         raise RetryLater(f"A status for {wamid}, a message not recorded (yet).")

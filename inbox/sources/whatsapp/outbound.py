@@ -19,6 +19,7 @@ retry it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from inbox.models import ContactIdentity, Message
@@ -134,43 +135,68 @@ def _check_titles(titles: list[str], limit: int, shown_as: str) -> None:
         )
 
 
-def _bodies(
+Part = Callable[[], dict[str, Any]]  # builds one message object (uploading its file)
+
+
+def _parts(
     message: Message, graph: Graph, number: str, to: str, buttons: dict[str, Any] | None
-) -> list[dict[str, Any]]:
-    """The message objects to send, in order (files uploaded on the way); `buttons`: the
-    text's interactive object when it has quick replies, sent last."""
+) -> list[Part]:
+    """The message objects to send, in order, each built when its turn comes (a file is
+    uploaded only then, so a retry does not upload the parts already sent again);
+    `buttons`: the text's interactive object when it has quick replies, sent last."""
     base = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to}
     template = (message.data or {}).get("template")
     if template:
-        return [{**base, "type": "template", "template": api_object(template)}]
-    bodies: list[dict[str, Any]] = []
+        return [lambda: {**base, "type": "template", "template": api_object(template)}]
+    parts: list[Part] = []
     text = "" if buttons else message.text.strip()
-    files = [a for a in message.attachments.all() if not a.inline]
     caption_used = False
-    for attachment in files:
+    for attachment in [a for a in message.attachments.all() if not a.inline]:
         kind, refusal = _file_kind(attachment.content_type, attachment.size)
         if refusal:
             raise GraphError(f"{attachment.filename}: {refusal}")
-        with attachment.file.open("rb") as handle:
-            content = handle.read()
-        payload, content_type = multipart(
-            {"messaging_product": "whatsapp", "type": attachment.content_type},
-            [("file", attachment.filename, attachment.content_type, content)],
-        )
-        uploaded = graph.request(f"{number}/media", payload, content_type=content_type)
-        item: dict[str, Any] = {"id": str(uploaded.get("id") or "")}
-        if kind == "document":
-            item["filename"] = attachment.filename
+        caption = ""
         if text and not caption_used and kind != "audio" and len(text) <= MAX_CAPTION:
-            item["caption"], caption_used = text, True
-        bodies.append({**base, "type": kind, kind: item})
+            caption, caption_used = text, True
+
+        def upload(
+            attachment: Any = attachment, kind: str = kind, caption: str = caption
+        ) -> dict[str, Any]:
+            with attachment.file.open("rb") as handle:
+                content = handle.read()
+            payload, content_type = multipart(
+                {"messaging_product": "whatsapp", "type": attachment.content_type},
+                [("file", attachment.filename, attachment.content_type, content)],
+            )
+            uploaded = graph.request(f"{number}/media", payload, content_type=content_type)
+            item: dict[str, Any] = {"id": str(uploaded.get("id") or "")}
+            if kind == "document":
+                item["filename"] = attachment.filename
+            if caption:
+                item["caption"] = caption
+            return {**base, "type": kind, kind: item}
+
+        parts.append(upload)
     if text and not caption_used:
-        bodies.insert(
-            0, {**base, "type": "text", "text": {"body": text, "preview_url": "http" in text}}
-        )
+        body = {**base, "type": "text", "text": {"body": text, "preview_url": "http" in text}}
+        parts.insert(0, lambda: body)
     if buttons:
-        bodies.append({**base, "type": "interactive", "interactive": buttons})
-    return bodies
+        parts.append(lambda: {**base, "type": "interactive", "interactive": buttons})
+    return parts
+
+
+def _learn_wa_id(message: Message, answer: dict[str, Any], to: str) -> None:
+    """WhatsApp answers with the customer's WhatsApp id (`contacts[0].wa_id`), which can
+    differ from the number we sent to: keep it, so their answers find this contact."""
+    from inbox.actions.platform import remember_identity
+
+    contacts = answer.get("contacts")
+    first = contacts[0] if isinstance(contacts, list) and contacts else {}
+    wa_id = str(first.get("wa_id") or "") if isinstance(first, dict) else ""
+    if wa_id.isdigit() and wa_id != to:
+        remember_identity(
+            contact_id=message.conversation.contact_id, inbox=message.inbox, value=wa_id
+        )
 
 
 def deliver(message: Message) -> str:
@@ -196,9 +222,10 @@ def deliver(message: Message) -> str:
     graph = Graph(token)
     sent_ids = sent_parts(message, SENT)
     try:
-        bodies = _bodies(message, graph, number, to, buttons)
-        for body in bodies[len(sent_ids) :]:  # a retry resumes after the parts already sent
-            answer = graph.request(f"{number}/messages", body)
+        parts = _parts(message, graph, number, to, buttons)
+        for part in parts[len(sent_ids) :]:  # a retry resumes after the parts already sent
+            answer = graph.request(f"{number}/messages", part())
+            _learn_wa_id(message, answer, to)
             wamid = str(((answer.get("messages") or [{}])[0] or {}).get("id") or "")
             sent_ids = record_sent_part(message, wamid, path=SENT)
     except GraphError as exc:
