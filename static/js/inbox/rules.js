@@ -72,7 +72,8 @@ export function renderRules() {
   const rules = conv && conv.reply_rules;
   if (rs.blocked || rs.note) {
     banner.textContent = rs.blocked || rs.note;
-    banner.className = "reply-window reply-window-closed";
+    // Closed: red when nothing free-form can go; amber when a message tag still allows it.
+    banner.className = "reply-window " + (rs.blocked ? "reply-window-closed" : "reply-window-soon");
     banner.hidden = false;
   } else if (rules && rs.open) {
     banner.textContent = "24-hour window open · replies allowed until " + when(rs.closes) + " (" + inHours(rs.closes.getTime() - now) + " left)";
