@@ -26,7 +26,6 @@ Instagram name new contacts) go to a fake Graph API on loopback that answers at 
 from __future__ import annotations
 
 import argparse
-import http.client
 import itertools
 import json
 import os
@@ -34,7 +33,6 @@ import random
 import secrets as pysecrets
 import subprocess
 import sys
-import threading
 import time
 import urllib.parse
 from pathlib import Path
@@ -44,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import harness
+from ingest import Load  # closed-loop keep-alive clients, the API source's bench
 
 TARGET = 500.0
 KNOWN = 100  # contacts per source who already have a conversation
@@ -110,54 +109,6 @@ def known_identity(kind: str, i: int) -> tuple[str, str]:
     if kind == "telegram":
         return str(100000 + i), "external"
     return f"known-{i}", "external"
-
-
-class Load:
-    """Closed-loop clients: each thread posts its next request as soon as the last is
-    answered, for `seconds`."""
-
-    def __init__(self, port: int, threads: int, seconds: float, request: Any) -> None:
-        self.port, self.threads, self.seconds, self.request = port, threads, seconds, request
-        self.latencies: list[float] = []
-        self.statuses: dict[int, int] = {}
-        self.errors: list[str] = []
-        self.lock = threading.Lock()
-
-    def _client(self, stop_at: float) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        mine, statuses = [], {}
-        while time.monotonic() < stop_at:
-            method, path, body, headers = self.request()
-            start = time.monotonic()
-            try:
-                conn.request(method, path, body=body, headers=headers)
-                response = conn.getresponse()
-                payload = response.read()
-            except (OSError, http.client.HTTPException) as exc:
-                self.errors.append(repr(exc)[:120])
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-                continue
-            mine.append((time.monotonic() - start) * 1000)
-            statuses[response.status] = statuses.get(response.status, 0) + 1
-            if response.status >= 300 and len(self.errors) < 20:
-                self.errors.append(f"{response.status} {payload[:160]!r}")
-        with self.lock:
-            self.latencies.extend(mine)
-            for k, v in statuses.items():
-                self.statuses[k] = self.statuses.get(k, 0) + v
-
-    def run(self) -> float:
-        stop_at = time.monotonic() + self.seconds
-        workers = [
-            threading.Thread(target=self._client, args=(stop_at,)) for _ in range(self.threads)
-        ]
-        started = time.monotonic()
-        for w in workers:
-            w.start()
-        for w in workers:
-            w.join()
-        return len(self.latencies) / (time.monotonic() - started)
 
 
 def requests_for(kind: str, inbox: Any, port: int) -> Any:
@@ -304,7 +255,7 @@ def run_source(
     kind: str, inbox: Any, port: int, pids: dict[str, int], threads: int, seconds: float
 ) -> dict[str, float]:
     before = count_messages(inbox.pk)
-    load = Load(port, threads, seconds, requests_for(kind, inbox, port))
+    load = Load([port], threads, seconds, requests_for(kind, inbox, port))
     cpu = harness.CpuWindow(pids)
     started = time.monotonic()
     accepted_rate = load.run()
@@ -403,7 +354,7 @@ def main() -> None:
                     **{f"worker{i}": w.pid for i, w in enumerate(workers)},
                     "bench": os.getpid(),
                 }
-                warm = Load(server.port, 2, 1.0, requests_for("api", inboxes["api"], server.port))
+                warm = Load([server.port], 2, 1.0, requests_for("api", inboxes["api"], server.port))
                 warm.run()
                 for kind in args.sources.split(","):
                     results[kind] = run_source(

@@ -104,13 +104,20 @@ def _next_conversation_number(inbox: Inbox) -> int:
 
 
 def _new_conversation(
-    *, inbox: Inbox, contact: Contact, subject: str, at: datetime
+    *,
+    inbox: Inbox,
+    contact: Contact,
+    subject: str,
+    at: datetime | None = None,
+    assignee: User | None = None,
 ) -> Conversation:
+    at = at or timezone.now()
     conversation = Conversation.objects.create(
         inbox=inbox,
         contact=contact,
         number=_next_conversation_number(inbox),
         subject=subject[:300],
+        assignee=assignee,
         last_activity_at=at,
         created_at=at,
     )
@@ -420,15 +427,9 @@ def start_conversation(
         raise InboxError("Write a message.", field="text")
     with writing():
         contact = find_or_create_contact(inbox=inbox, identity=to)
-        conversation = Conversation.objects.create(
-            inbox=inbox,
-            contact=contact,
-            number=_next_conversation_number(inbox),
-            subject=subject.strip()[:300],
-            assignee=author,
+        conversation = _new_conversation(
+            inbox=inbox, contact=contact, subject=subject.strip(), assignee=author
         )
-        prefetch_related_objects([conversation], *CONVERSATION_PREFETCH)
-        conversation._payload_ready = True  # type: ignore[attr-defined]
         conversation_changed(conversation, kind="conversation.created")
         message = send_reply(
             conversation=conversation, author=author, text=text, attachments=attachments
@@ -484,15 +485,23 @@ def set_delivery_status(*, message: Message, status: str, error: str = "") -> Me
 
 
 def record_delivery_attempt(
-    *, message: Message, error: str = "", counted: bool = False, provider_id: str = ""
+    *,
+    message: Message,
+    error: str = "",
+    counted: bool = False,
+    provider_id: str = "",
+    external_id: str = "",
+    extras: dict[str, Any] | None = None,
 ) -> int:
     """Count a delivery attempt of an outgoing message (`counted`: this attempt was counted
     already, only record its `error`, or the `provider_id` the sending service gave it, to
-    match its later delivery and bounce reports). Returns the attempt number. Kept in
-    `message.data`; agents see the outcome as the status."""
+    match its later delivery and bounce reports). `external_id`: the provider's id of the
+    message, which its status reports name; `extras`: the source's own notes, merged into
+    `message.data` by key. Returns the attempt number. Kept in `message.data`; agents see
+    the outcome as the status."""
     with transaction.atomic():
         locked = Message.objects.select_for_update(no_key=True).get(pk=message.pk)
-        data = dict(locked.data or {})
+        data = {**(locked.data or {}), **(extras or {})}
         if not counted:
             data["delivery_attempts"] = int(data.get("delivery_attempts", 0)) + 1
         if error:
@@ -500,9 +509,47 @@ def record_delivery_attempt(
         if provider_id:
             data["provider_message_id"] = provider_id
         locked.data = data
-        locked.save(update_fields=["data", "updated_at"])
-    message.data = data
+        fields = ["data", "updated_at"]
+        if external_id:
+            locked.external_id = external_id[:255]
+            fields.append("external_id")
+        locked.save(update_fields=fields)
+    message.data, message.external_id = data, locked.external_id
     return int(data.get("delivery_attempts", 0))
+
+
+def record_sent_part(message: Message, provider_id: str, *, path: Sequence[str]) -> list[str]:
+    """Add the provider id of a part just sent to the list at `path` in `message.data`,
+    under a row lock, and return the list. The first non-empty id becomes the message's
+    external id, unless another message of the inbox holds it already (its echo was stored
+    first): then only the ids are kept."""
+    from inbox.sources.delivery import sent_in
+
+    with transaction.atomic():
+        locked = Message.objects.select_for_update(no_key=True).get(pk=message.pk)
+        data = dict(locked.data or {})
+        sent = [*sent_in(data, path), provider_id]
+        *parents, last = path
+        node: dict[str, Any] = data
+        for key in parents:
+            child = node.get(key)
+            node[key] = dict(child) if isinstance(child, dict) else {}
+            node = node[key]
+        node[last] = sent
+        locked.data = data
+        fields = ["data", "updated_at"]
+        first = next((part for part in sent if part), "")
+        if first and not locked.external_id:
+            locked.external_id = first[:255]
+            fields.append("external_id")
+        try:
+            with transaction.atomic():
+                locked.save(update_fields=fields)
+        except IntegrityError:
+            locked.external_id = ""
+            locked.save(update_fields=["data", "updated_at"])
+    message.data, message.external_id = locked.data, locked.external_id
+    return sent
 
 
 def retry_delivery(*, message: Message, actor: User) -> Message:

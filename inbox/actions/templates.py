@@ -7,17 +7,15 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
-from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
 from accounts.models import User
 from inbox.actions.common import conversation_changed
 from inbox.actions.contacts import IdentityInput, find_or_create_contact
 from inbox.actions.errors import InboxError
-from inbox.actions.messages import _next_conversation_number, send_reply
+from inbox.actions.messages import _new_conversation, send_reply
 from inbox.events import writing
 from inbox.models import Conversation, Inbox, Message, MessageTemplate
-from inbox.payloads import CONVERSATION_PREFETCH
 
 
 def store_templates(*, inbox: Inbox, rows: Iterable[dict[str, Any]]) -> int:
@@ -130,14 +128,9 @@ def start_whatsapp_conversation(
         if current is not None:
             conversation = current
         else:
-            conversation = Conversation.objects.create(
-                inbox=inbox,
-                contact=contact,
-                number=_next_conversation_number(inbox),
-                assignee=author,
+            conversation = _new_conversation(
+                inbox=inbox, contact=contact, subject="", assignee=author
             )
-            prefetch_related_objects([conversation], *CONVERSATION_PREFETCH)
-            conversation._payload_ready = True  # type: ignore[attr-defined]
             conversation_changed(conversation, kind="conversation.created")
         message = send_template(
             conversation=conversation, author=author, template=template, params=params

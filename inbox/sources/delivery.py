@@ -10,9 +10,10 @@ run of the `deliver_message` task; around its own provider call it uses:
   `RETRY_DELAYS` (or the provider's Retry-After, when longer), until they run out;
   `can_defer`, `retry_delay` and `schedule_retry` are its parts, for a source that words
   its outcome otherwise (api/outbound.py);
-- `sent_parts` / `record_sent_part`: for a reply sent as several provider calls, the ids of
-  the parts sent so far, kept in `message.data` so a retry resumes after them (the first
-  becomes the message's external id, which the provider's status reports name)."""
+- `sent_parts`: for a reply sent as several provider calls, the ids of the parts sent so
+  far, kept in `message.data` by the action `record_sent_part` so a retry resumes after
+  them (the first becomes the message's external id, which the provider's status reports
+  name)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,6 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from inbox.models import Message
@@ -103,7 +103,7 @@ def retry_later(
     return f"attempt {attempts}: {error}; retry in {delay} s"
 
 
-def _sent_in(data: dict[str, Any], path: Sequence[str]) -> list[str]:
+def sent_in(data: dict[str, Any], path: Sequence[str]) -> list[str]:
     value: Any = data
     for key in path:
         value = value.get(key) if isinstance(value, dict) else None
@@ -113,39 +113,7 @@ def _sent_in(data: dict[str, Any], path: Sequence[str]) -> list[str]:
 def sent_parts(message: Message, path: Sequence[str]) -> list[str]:
     """The provider ids of the parts of this message sent so far, kept in `message.data`
     at `path` (keys, e.g. ("telegram", "sent"))."""
-    return _sent_in(message.data or {}, path)
-
-
-def record_sent_part(message: Message, provider_id: str, *, path: Sequence[str]) -> list[str]:
-    """Add the provider id of a part just sent to the list at `path` in `message.data`,
-    under a row lock, and return the list. The first non-empty id becomes the message's
-    external id, unless another message of the inbox holds it already (its echo was stored
-    first): then only the ids are kept."""
-    with transaction.atomic():
-        locked = Message.objects.select_for_update(no_key=True).get(pk=message.pk)
-        data = dict(locked.data or {})
-        sent = [*_sent_in(data, path), provider_id]
-        *parents, last = path
-        node: dict[str, Any] = data
-        for key in parents:
-            child = node.get(key)
-            node[key] = dict(child) if isinstance(child, dict) else {}
-            node = node[key]
-        node[last] = sent
-        locked.data = data
-        fields = ["data", "updated_at"]
-        first = next((part for part in sent if part), "")
-        if first and not locked.external_id:
-            locked.external_id = first[:255]
-            fields.append("external_id")
-        try:
-            with transaction.atomic():
-                locked.save(update_fields=fields)
-        except IntegrityError:
-            locked.external_id = ""
-            locked.save(update_fields=["data", "updated_at"])
-    message.data, message.external_id = locked.data, locked.external_id
-    return sent
+    return sent_in(message.data or {}, path)
 
 
 # Where the sources keep the ids of the parts they sent (telegram/outbound.py,

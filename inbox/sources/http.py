@@ -8,6 +8,7 @@ deployments)."""
 
 from __future__ import annotations
 
+import contextlib
 import email.message
 import email.utils
 import http.client
@@ -15,6 +16,7 @@ import ipaddress
 import socket
 import urllib.parse
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -140,6 +142,20 @@ def _pinned_connection(target: _Target) -> http.client.HTTPConnection:
     return conn
 
 
+@contextlib.contextmanager
+def _connected(target: _Target) -> Iterator[http.client.HTTPConnection]:
+    """A pinned connection, closed after use; the network's failures as TransientError."""
+    conn = _pinned_connection(target)
+    try:
+        yield conn
+    except TimeoutError as exc:
+        raise TransientError(f"Timed out after {TIMEOUT_SECONDS:g} s") from exc
+    except (OSError, http.client.HTTPException) as exc:
+        raise TransientError(f"Connection failed: {exc or type(exc).__name__}") from exc
+    finally:
+        conn.close()
+
+
 def _retry_after(value: str | None) -> int | None:
     if not value:
         return None
@@ -176,8 +192,7 @@ def call(
     status. Raises DeliveryRefused for a URL we will not call, TransientError when the
     network failed."""
     target = resolve_target(url, trust_providers=trust_providers)
-    conn = _pinned_connection(target)
-    try:
+    with _connected(target) as conn:
         conn.request(method, target.path, body=body, headers=headers)
         response = conn.getresponse()
         return Answer(
@@ -185,12 +200,6 @@ def call(
             response.read(RESPONSE_READ_LIMIT).decode("utf-8", "replace"),
             _retry_after(response.getheader("Retry-After")),
         )
-    except TimeoutError as exc:
-        raise TransientError(f"Timed out after {TIMEOUT_SECONDS:g} s") from exc
-    except (OSError, http.client.HTTPException) as exc:
-        raise TransientError(f"Connection failed: {exc or type(exc).__name__}") from exc
-    finally:
-        conn.close()
 
 
 @dataclass(frozen=True)
@@ -218,8 +227,7 @@ def download(url: str, headers: dict[str, str], *, max_bytes: int) -> Download:
     (network, 5xx, 429)."""
     for _hop in range(MAX_REDIRECTS + 1):
         target = resolve_target(url, trust_providers=True)
-        conn = _pinned_connection(target)
-        try:
+        with _connected(target) as conn:
             conn.request("GET", target.path, headers=headers)
             response = conn.getresponse()
             if response.status in (301, 302, 303, 307, 308):
@@ -248,12 +256,6 @@ def download(url: str, headers: dict[str, str], *, max_bytes: int) -> Download:
                 content_type.strip().lower(),
                 _disposition_filename(response.getheader("Content-Disposition")),
             )
-        except TimeoutError as exc:
-            raise TransientError(f"Timed out after {TIMEOUT_SECONDS:g} s") from exc
-        except (OSError, http.client.HTTPException) as exc:
-            raise TransientError(f"Connection failed: {exc or type(exc).__name__}") from exc
-        finally:
-            conn.close()
     raise DeliveryRefused(f"More than {MAX_REDIRECTS} redirects")
 
 

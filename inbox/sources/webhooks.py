@@ -6,9 +6,12 @@ in the worker with the source's parser. A delivery the parser cannot understand 
 from __future__ import annotations
 
 import hmac
+import json
 import logging
+import math
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -32,6 +35,23 @@ class RetryLater(Exception):
 
 
 RETRY_DELAYS = (5, 30, 120, 600)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # NaN/Infinity: not storable in a JSON column
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):  # 1e999: infinity, not storable either
+        raise ValueError(f"{text} is out of range")
+    return number
+
+
+def strict_json(body: bytes) -> Any:
+    """A delivery's JSON, refusing what Python accepts but a JSON column cannot store
+    (NaN, Infinity, 1e999). Raises ValueError."""
+    return json.loads(body, parse_constant=_no_constant, parse_float=_finite)
 
 
 def secrets_match(expected: str, given: str) -> bool:

@@ -85,20 +85,25 @@ def webhook(server: str, inbox: Any, text: str) -> None:
         assert answer.status == 200
 
 
+def shop_whatsapp(member: Any, admin: Any) -> Any:
+    """The WhatsApp inbox of these tests, seen by `member`."""
+    return in_thread(
+        actions.create_inbox,
+        name="Shop WhatsApp",
+        kind="whatsapp",
+        actor=admin,
+        origin=SYSTEM,
+        settings={"phone_number_id": NUMBER_ID, "business_account_id": "WABA1"},
+        secrets={"app_secret": APP_SECRET, "access_token": "EAAG-token", "verify_token": "v"},
+        members=[member],
+    )
+
+
 def test_window_banner_then_templates_only_after_24_hours(
     asgi_page, asgi_server, graph, run_tasks
 ) -> None:
     ben = UserFactory(name="Ben Okafor", email="ben@example.com")
-    inbox = in_thread(
-        actions.create_inbox,
-        name="Shop WhatsApp",
-        kind="whatsapp",
-        actor=AdminFactory(),
-        origin=SYSTEM,
-        settings={"phone_number_id": NUMBER_ID, "business_account_id": "WABA1"},
-        secrets={"app_secret": APP_SECRET, "access_token": "EAAG-token", "verify_token": "v"},
-        members=[ben],
-    )
+    inbox = shop_whatsapp(ben, AdminFactory())
     in_thread(
         store_templates,
         inbox=inbox,
@@ -172,16 +177,7 @@ def test_an_agent_writes_first_to_a_number_with_a_template(asgi_page, graph, run
         settings={"address": "support@shop.example"},
         members=[ben],
     )
-    inbox = in_thread(
-        actions.create_inbox,
-        name="Shop WhatsApp",
-        kind="whatsapp",
-        actor=admin,
-        origin=SYSTEM,
-        settings={"phone_number_id": NUMBER_ID, "business_account_id": "WABA1"},
-        secrets={"app_secret": APP_SECRET, "access_token": "EAAG-token", "verify_token": "v"},
-        members=[ben],
-    )
+    inbox = shop_whatsapp(ben, admin)
     in_thread(
         store_templates,
         inbox=inbox,

@@ -752,7 +752,7 @@ def test_private_address_refused_unless_allowed(
     ],
 )
 def test_address_guard(address: str, refused: bool) -> None:
-    assert (outbound.address_refusal(address) is not None) is refused
+    assert (http.address_refusal(address) is not None) is refused
 
 
 @pytest.mark.parametrize(
@@ -769,8 +769,8 @@ def test_address_guard(address: str, refused: bool) -> None:
 )
 def test_bad_callback_urls_are_refused(settings: Any, callback_url: str, error: str) -> None:
     settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS = False
-    with pytest.raises(outbound.DeliveryRefused, match=error):
-        outbound.resolve_target(callback_url)
+    with pytest.raises(http.DeliveryRefused, match=error):
+        http.resolve_target(callback_url)
 
 
 def test_notes_and_incoming_messages_are_not_delivered(

@@ -23,13 +23,7 @@ from inbox.sources.delivery import (
     retry_delay,
     schedule_retry,
 )
-from inbox.sources.http import (  # noqa: F401 (address_refusal, resolve_target: tests)
-    DeliveryRefused,
-    TransientError,
-    address_refusal,
-    call,
-    resolve_target,
-)
+from inbox.sources.http import DeliveryRefused, TransientError, call
 
 logger = logging.getLogger(__name__)
 

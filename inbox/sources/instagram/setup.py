@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from inbox.models import Inbox
 from inbox.sources.messenger.platform import INSTAGRAM, account
+from inbox.sources.messenger.setup import APP_SECRET_FIELD, HUMAN_AGENT_FIELD
 from inbox.sources.setup import SetupField, SourceSetup
 
 FIELDS = ("messages", "messaging_postbacks", "messaging_seen", "message_reactions")
@@ -37,20 +38,8 @@ SETUP = SourceSetup(
             help="The Meta app's ID (App dashboard → App settings → Basic). Parley uses it to "
             "tell its own replies from those written in the Instagram app.",
         ),
-        SetupField(
-            "human_agent_tag",
-            "The app has the Human Agent permission",
-            help="Lets agents answer up to 7 days after the customer wrote, with the "
-            "HUMAN_AGENT tag. Tick it only once Meta has approved the permission.",
-            required=False,
-            kind="checkbox",
-        ),
-        SetupField(
-            "app_secret",
-            "App secret",
-            help="App dashboard → App settings → Basic. Checks that deliveries come from Meta.",
-            secret=True,
-        ),
+        HUMAN_AGENT_FIELD,
+        APP_SECRET_FIELD,
         SetupField(
             "access_token",
             "Page access token",

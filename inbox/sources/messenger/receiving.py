@@ -20,7 +20,6 @@ pressing "process again") changes nothing twice."""
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -34,7 +33,7 @@ from inbox.sources.delivery import sent_parts
 from inbox.sources.messenger.content import attachments
 from inbox.sources.messenger.platform import Platform, profile
 from inbox.sources.messenger.sending import SENT
-from inbox.sources.webhooks import RetryLater, Unprocessable, secrets_match
+from inbox.sources.webhooks import RetryLater, Unprocessable, secrets_match, strict_json
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +77,7 @@ def process(event: ProviderEvent, platform: Platform) -> None:
 
 def _payload(event: ProviderEvent) -> dict[str, Any]:
     try:
-        payload = json.loads(bytes(event.body))
+        payload = strict_json(bytes(event.body))
     except ValueError as exc:
         raise Unprocessable("The delivery is not JSON.") from exc
     if not isinstance(payload, dict) or not isinstance(payload.get("entry"), list):

@@ -21,8 +21,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from inbox.actions.messages import record_sent_part
 from inbox.models import Attachment, ContactIdentity, Message
-from inbox.sources.delivery import fail, not_deliverable, record_sent_part, retry_later, sent_parts
+from inbox.sources.delivery import fail, not_deliverable, retry_later, sent_parts
 from inbox.sources.http import multipart
 from inbox.sources.messenger.platform import Platform
 from inbox.sources.meta import GraphError

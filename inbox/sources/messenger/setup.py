@@ -41,6 +41,23 @@ def test_connection(inbox: Inbox, webhook_url: str) -> str:
     )
 
 
+# What the Messenger and Instagram setups share (instagram/setup.py uses them too).
+HUMAN_AGENT_FIELD = SetupField(
+    "human_agent_tag",
+    "The app has the Human Agent permission",
+    help="Lets agents answer up to 7 days after the customer wrote, with the "
+    "HUMAN_AGENT tag. Tick it only once Meta has approved the permission.",
+    required=False,
+    kind="checkbox",
+)
+APP_SECRET_FIELD = SetupField(
+    "app_secret",
+    "App secret",
+    help="App dashboard → App settings → Basic. Checks that deliveries come from Meta.",
+    secret=True,
+)
+
+
 SETUP = SourceSetup(
     kind=Inbox.Kind.MESSENGER,
     fields=(
@@ -56,20 +73,8 @@ SETUP = SourceSetup(
             help="The Meta app's ID (App dashboard → App settings → Basic). Parley uses it to "
             "tell its own replies from those written in the Page inbox.",
         ),
-        SetupField(
-            "human_agent_tag",
-            "The app has the Human Agent permission",
-            help="Lets agents answer up to 7 days after the customer wrote, with the "
-            "HUMAN_AGENT tag. Tick it only once Meta has approved the permission.",
-            required=False,
-            kind="checkbox",
-        ),
-        SetupField(
-            "app_secret",
-            "App secret",
-            help="App dashboard → App settings → Basic. Checks that deliveries come from Meta.",
-            secret=True,
-        ),
+        HUMAN_AGENT_FIELD,
+        APP_SECRET_FIELD,
         SetupField(
             "access_token",
             "Page access token",

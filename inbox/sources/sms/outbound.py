@@ -23,8 +23,6 @@ import json
 import urllib.parse
 from typing import Any
 
-from django.db import transaction
-
 from inbox import segments
 from inbox.actions.contacts import normalize_identity
 from inbox.models import ContactIdentity, Message, SmsOptOut
@@ -59,14 +57,6 @@ def _numbers(message: Message, account: TwilioAccount) -> tuple[str, str]:
             or ""
         )
     return (normalize_identity("phone", customer) if customer else "", ours)
-
-
-def _remember(message: Message, key: str, value: dict[str, Any]) -> None:
-    with transaction.atomic():
-        locked = Message.objects.select_for_update(no_key=True).get(pk=message.pk)
-        locked.data = {**(locked.data or {}), key: value}
-        locked.save(update_fields=["data", "updated_at"])
-    message.data = locked.data
 
 
 def _refusal(message: Message, to: str) -> str | None:
@@ -104,9 +94,9 @@ def deliver(message: Message) -> str:
     if refused:
         return fail(message, refused)
     size = segments.count(message.text)
-    _remember(message, "sms", {"segments": size.segments, "encoding": size.encoding})
-
-    attempts = record_delivery_attempt(message=message)
+    attempts = record_delivery_attempt(
+        message=message, extras={"sms": {"segments": size.segments, "encoding": size.encoding}}
+    )
     form: list[tuple[str, str]] = [("To", to)]
     if account.messaging_service_sid:
         form.append(("MessagingServiceSid", account.messaging_service_sid))
@@ -150,14 +140,13 @@ def _accepted(message: Message, sid: str, sent: dict[str, Any], attempts: int) -
     """Twilio took the message: keep its sid (status callbacks name it), then the status."""
     from inbox.actions import record_delivery_attempt, set_delivery_status
 
-    message.external_id = sid[:255]
-    message.save(update_fields=["external_id", "updated_at"])
-    record_delivery_attempt(message=message, counted=True, provider_id=sid)
     counted = str(sent.get("num_segments") or "")
+    sms = {**(message.data.get("sms") or {})}
     if counted.isdigit():
-        _remember(
-            message, "sms", {**(message.data.get("sms") or {}), "twilio_segments": int(counted)}
-        )
+        sms["twilio_segments"] = int(counted)
+    record_delivery_attempt(
+        message=message, counted=True, provider_id=sid, external_id=sid, extras={"sms": sms}
+    )
     status = str(sent.get("status") or "").lower()
     if status in ("failed", "undelivered"):
         reason = describe_error(sent.get("error_code"), str(sent.get("error_message") or ""))

@@ -32,8 +32,6 @@ the message is stored as received now.
 
 from __future__ import annotations
 
-import json
-import math
 import zlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -44,21 +42,10 @@ from django.db.models import QuerySet
 from inbox.models import Contact, ContactIdentity, Conversation, Message, ProviderEvent
 from inbox.sources.telegram.api import as_dict
 from inbox.sources.telegram.content import as_list, describe
-from inbox.sources.webhooks import RetryLater, Unprocessable
+from inbox.sources.webhooks import RetryLater, Unprocessable, strict_json
 
 SEARCH_DEPTH = 200  # recent messages of a contact searched for a part or a sent id
 LOCK_NAMESPACE = 0x7467  # "tg": the first key of our advisory locks
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")  # NaN/Infinity: not storable in a JSON column
-
-
-def _finite(text: str) -> float:
-    number = float(text)
-    if not math.isfinite(number):  # 1e999: infinity, not storable either
-        raise ValueError(f"{text} is out of range")
-    return number
 
 
 def _is_id(value: Any) -> bool:
@@ -68,7 +55,7 @@ def _is_id(value: Any) -> bool:
 
 def _update(event: ProviderEvent) -> dict[str, Any]:
     try:
-        update = json.loads(bytes(event.body), parse_constant=_no_constant, parse_float=_finite)
+        update = strict_json(bytes(event.body))
     except ValueError as exc:
         raise Unprocessable("The update is not JSON.") from exc
     if not isinstance(update, dict):

@@ -20,12 +20,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from inbox.actions.messages import record_sent_part
 from inbox.models import Attachment, ContactIdentity, Message
 from inbox.sources.delivery import (
     fail,
     last_incoming_data,
     not_deliverable,
-    record_sent_part,
     retry_later,
     sent_parts,
 )

@@ -23,8 +23,6 @@ message is stored as received now."""
 
 from __future__ import annotations
 
-import json
-import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,7 +31,7 @@ from inbox.actions.messages import AttachmentInput
 from inbox.models import Inbox, Message, ProviderEvent
 from inbox.sources import media
 from inbox.sources.meta import Graph, GraphError
-from inbox.sources.webhooks import RetryLater, Unprocessable, secrets_match
+from inbox.sources.webhooks import RetryLater, Unprocessable, secrets_match, strict_json
 
 MEDIA_TYPES = ("image", "audio", "video", "document", "sticker")
 STATUSES = {
@@ -61,20 +59,9 @@ def _number(value: Any) -> str:
     return text if text.isascii() and text.isdigit() and len(text) <= 20 else ""
 
 
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")  # NaN/Infinity: not storable in a JSON column
-
-
-def _finite(text: str) -> float:
-    number = float(text)
-    if not math.isfinite(number):  # 1e999: infinity, not storable either
-        raise ValueError(f"{text} is out of range")
-    return number
-
-
 def _payload(event: ProviderEvent) -> dict[str, Any]:
     try:
-        payload = json.loads(bytes(event.body), parse_constant=_no_constant, parse_float=_finite)
+        payload = strict_json(bytes(event.body))
     except ValueError as exc:
         raise Unprocessable("The delivery is not JSON.") from exc
     if not isinstance(payload, dict) or not isinstance(payload.get("entry"), list):

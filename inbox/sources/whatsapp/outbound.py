@@ -22,12 +22,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from inbox.actions.messages import record_sent_part
 from inbox.models import ContactIdentity, Message
 from inbox.sources.delivery import (
     fail,
     last_incoming_data,
     not_deliverable,
-    record_sent_part,
     retry_later,
     sent_parts,
 )
