@@ -1,4 +1,5 @@
-"""ASGI entry point: HTTP through Django, websockets through Channels.
+"""ASGI entry point: HTTP through Django (provider webhooks through the intake in front of
+it, inbox/sources/intake.py), websockets through Channels.
 
 In the embedded shape (INBOX_IN_PROCESS_WORKER, the default without REDIS_URL) this process
 also runs the background task worker in a thread; see inbox/worker.py.
@@ -15,11 +16,12 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from inbox.routing import websocket_urlpatterns  # noqa: E402
+from inbox.sources.intake import Intake  # noqa: E402
 from inbox.worker import start_in_process_worker  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": Intake(django_asgi_app),
         "websocket": URLRouter(websocket_urlpatterns),
     }
 )

@@ -89,6 +89,10 @@ def _state() -> dict[str, Any]:
     return state
 
 
+def in_writing() -> bool:
+    return bool(_state()["depth"])
+
+
 def buffered_tallies() -> list[Any] | None:
     """Inside `writing()`: the list conversation-count changes are buffered in (applied
     at the end of the block, before the events; see inbox/tallies.py). Outside: None."""

@@ -269,6 +269,9 @@ TWILIO_API_URL = env("TWILIO_API_URL", "https://api.twilio.com")
 MESSAGING_MEDIA_MAX_BYTES = env_int("MESSAGING_MEDIA_MAX_MB", 25) * 1024 * 1024
 # How long processed messaging webhooks (their raw bodies) are kept, for admins to check.
 PROVIDER_EVENT_RETENTION = timedelta(hours=env_int("PROVIDER_EVENT_RETENTION_HOURS", 72))
+# How long the webhook intake (inbox/sources/intake.py) trusts what it read of an inbox: a
+# rotated secret or a deactivated inbox takes effect within this many seconds.
+WEBHOOK_INBOX_CACHE_SECONDS = env_int("WEBHOOK_INBOX_CACHE_SECONDS", 5)
 # How long the event log keeps events for clients to resume from.
 EVENT_RETENTION = timedelta(hours=env_int("EVENT_RETENTION_HOURS", 24))
 # Number of reverse proxies in front of the app whose X-Forwarded-For we trust.

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 from django_tasks import task
 
 from inbox.models import Conversation, Message
+
+logger = logging.getLogger(__name__)
 
 
 @task()
@@ -68,6 +72,22 @@ def after_customer_message(message_id: int) -> str:
 
 
 @task()
+def after_customer_messages(message_ids: list[int]) -> str:
+    """The same for the messages of one batch (inbox/actions/inbound_batch.py)."""
+    from inbox.drafts.pipeline import after_customer_message as run
+
+    outcomes: dict[str, int] = {}
+    for message_id in message_ids:
+        try:
+            outcome = run(message_id)
+        except Exception:  # one message's failure must not cost the others their drafts
+            logger.exception("drafts for message %s failed", message_id)
+            outcome = "failed"
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    return ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items()))
+
+
+@task()
 def slow_drafts(message_id: int) -> str:
     """The slow draft engines (a language model) for a customer message."""
     from inbox.drafts.pipeline import slow_drafts as run
@@ -87,12 +107,22 @@ def remember_conversation(conversation_id: int) -> str:
 
 
 @task()
-def process_provider_event(event_id: int) -> str:
-    """Process a stored provider webhook (inbox/sources/webhooks.py)."""
-    from inbox.models import ProviderEvent
-    from inbox.sources.webhooks import process_event
+def learn_meta_profile(inbox_id: int, contact_id: int, customer: str) -> str:
+    """Name a new Messenger or Instagram contact from their profile (after a batch)."""
+    from inbox.sources.messenger.receiving import learn_profile
 
-    event = ProviderEvent.objects.select_related("inbox").filter(pk=event_id).first()
-    if event is None:
-        return "gone"
-    return process_event(event)
+    return learn_profile(inbox_id, contact_id, customer)
+
+
+# Ingestion goes before the work that follows it (drafts, team memory): in a burst, messages
+# are stored first and their drafts catch up after (docs/sources/messaging.md).
+INGEST_PRIORITY = 10
+
+
+@task(priority=INGEST_PRIORITY)
+def process_provider_events(event_ids: list[int]) -> str:
+    """Process stored provider webhooks, kept together by the intake
+    (inbox/sources/webhooks.py: process_events)."""
+    from inbox.sources.webhooks import process_events
+
+    return process_events(event_ids)

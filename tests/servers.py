@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -12,6 +13,19 @@ from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def scaled_env(**overrides: str) -> dict[str, str]:
+    """The environment of a Daphne process in the scaled shape on the test database (skips
+    the test without PostgreSQL and Redis)."""
+    import pytest
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if not os.environ.get("REDIS_URL") or db["ENGINE"].endswith("sqlite3"):
+        pytest.skip("needs PostgreSQL and Redis (make test)")
+    url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    return dict(os.environ, INBOX_IN_PROCESS_WORKER="false", DATABASE_URL=url, **overrides)
 
 
 def free_port() -> int:

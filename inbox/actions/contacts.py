@@ -36,7 +36,8 @@ def normalize_identity(kind: str, value: str) -> str:
     return value
 
 
-def _resolve(contact: Contact) -> Contact:
+def resolve_merged(contact: Contact) -> Contact:
+    """The contact itself, or the one it was merged into."""
     seen = set()
     while contact.merged_into_id and contact.pk not in seen:
         seen.add(contact.pk)
@@ -44,34 +45,49 @@ def _resolve(contact: Contact) -> Contact:
     return contact
 
 
-def find_or_create_contact(*, inbox: Inbox, identity: IdentityInput) -> Contact:
-    """The contact a source identity belongs to, created with its identity if new.
-    Never merges on a partial match (a shared phone number is offered for merge by the UI,
-    not merged here). Raises InboxError for an empty or unknown identity."""
+IdentityKey = tuple[str, str, Inbox | None]  # (kind, normalised value, inbox or None)
+
+
+def identity_key(*, inbox: Inbox, identity: IdentityInput) -> IdentityKey:
+    """Where a source identity is looked up: an external id is scoped to its inbox, an
+    email address or a phone number is not. Raises InboxError for an empty or unknown one."""
     if identity.kind not in ContactIdentity.Kind.values:
         raise InboxError("Identity kind must be email, phone or external.", field="kind")
     value = normalize_identity(identity.kind, identity.value)
     if not value or len(value) > 255:
         raise InboxError("The sender's identity is empty or too long.", field="value")
-    scope = inbox if identity.kind == ContactIdentity.Kind.EXTERNAL else None
-    lookup = {"kind": identity.kind, "value": value, "inbox": scope}
+    return identity.kind, value, inbox if identity.kind == ContactIdentity.Kind.EXTERNAL else None
+
+
+def unsaved_contact(identity: IdentityInput, key: IdentityKey) -> Contact:
+    """A new contact for an identity nobody has yet, filled from what the source knows."""
+    kind, value, _ = key
+    email = identity.email or (value if kind == ContactIdentity.Kind.EMAIL else "")
+    phone = identity.phone or (value if kind == ContactIdentity.Kind.PHONE else "")
+    return Contact(
+        name=identity.name.strip()[:200], email=email.strip().lower()[:254], phone=phone[:32]
+    )
+
+
+def find_or_create_contact(*, inbox: Inbox, identity: IdentityInput) -> Contact:
+    """The contact a source identity belongs to, created with its identity if new.
+    Never merges on a partial match (a shared phone number is offered for merge by the UI,
+    not merged here). Raises InboxError for an empty or unknown identity."""
+    key = identity_key(inbox=inbox, identity=identity)
+    lookup = {"kind": key[0], "value": key[1], "inbox": key[2]}
     # Unique per (kind, value, inbox): a bare LIMIT 1, no ORDER BY to compile and sort.
     found = ContactIdentity.objects.select_related("contact").filter(**lookup)[:1]
     if found:
-        return _resolve(found[0].contact)
-    email = identity.email or (value if identity.kind == ContactIdentity.Kind.EMAIL else "")
-    phone = identity.phone or (value if identity.kind == ContactIdentity.Kind.PHONE else "")
+        return resolve_merged(found[0].contact)
     try:
         with transaction.atomic():
-            contact = Contact.objects.create(
-                name=identity.name.strip()[:200],
-                email=email.strip().lower()[:254],
-                phone=phone[:32],
-            )
+            contact = unsaved_contact(identity, key)
+            contact.save()
             ContactIdentity.objects.create(contact=contact, **lookup)
     except IntegrityError:
         # Another delivery created the same identity meanwhile: use theirs.
-        return _resolve(ContactIdentity.objects.select_related("contact").get(**lookup).contact)
+        found_now = ContactIdentity.objects.select_related("contact").get(**lookup)
+        return resolve_merged(found_now.contact)
     return contact
 
 

@@ -57,6 +57,7 @@ class InboundResult:
     created: bool  # False when the external id was already stored (a redelivery)
     new_conversation: bool = False
     contact: Contact | None = field(default=None)
+    new_contact: bool = False  # set by receive_inbound_texts (the batch path) only
     # With created=True: the stored attachments, and `conversation` has its payload's
     # relations loaded (no further reads needed to show either).
     attachments: list[Attachment] = field(default_factory=list)

@@ -22,12 +22,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.views.decorators.csrf import csrf_exempt
+from django.http import HttpRequest, HttpResponse
 
 from inbox.models import Inbox
 from inbox.sources.http import TransientError, call
-from inbox.sources.webhooks import MAX_BODY_BYTES, secrets_match, store_event
+from inbox.sources.webhooks import Door, door_inbox, door_view, refusal, secrets_match
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 # Graph error codes worth trying again (rate limits, temporary outages); see
@@ -57,42 +56,37 @@ def webhook(kind: str, meta_object: str) -> Any:
     the subscription handshake, POST for deliveries whose `object` is `meta_object`
     ("whatsapp_business_account", "page", "instagram")."""
 
-    @csrf_exempt
-    def view(request: HttpRequest, inbox_id: Any) -> HttpResponse:
-        inbox = Inbox.objects.filter(public_id=inbox_id, kind=kind, is_active=True).first()
-        if inbox is None:
-            return JsonResponse({"detail": "No such inbox."}, status=404)
-        keys = inbox.get_secrets()
-        if request.method == "GET":
-            token = request.GET.get("hub.verify_token", "")
-            if request.GET.get("hub.mode") != "subscribe" or not secrets_match(
-                str(keys.get("verify_token") or ""), token
-            ):
-                return JsonResponse({"detail": "Wrong verify token."}, status=403)
-            challenge = request.GET.get("hub.challenge", "")
-            return HttpResponse(challenge[:200], content_type="text/plain")
-        if request.method != "POST":
-            return JsonResponse({"detail": "GET or POST only."}, status=405)
+    def check(request: HttpRequest, inbox: Inbox) -> HttpResponse | None:
         body = request.body
         header = request.headers.get(SIGNATURE_HEADER, "")
-        if not signature_valid(str(keys.get("app_secret") or ""), body, header):
-            return JsonResponse({"detail": "Wrong or missing X-Hub-Signature-256."}, status=401)
-        if len(body) > MAX_BODY_BYTES:
-            return JsonResponse({"detail": "Delivery too large."}, status=413)
+        app_secret = str(inbox.get_secrets().get("app_secret") or "")
+        if not signature_valid(app_secret, body, header):
+            return refusal("Wrong or missing X-Hub-Signature-256.", 401)
         try:
             payload = json.loads(body)
         except ValueError:
-            return JsonResponse({"detail": "The body is not JSON."}, status=400)
+            return refusal("The body is not JSON.", 400)
         if not isinstance(payload, dict) or not isinstance(payload.get("entry"), list):
-            return JsonResponse({"detail": "Not a Meta webhook delivery (no entry)."}, status=400)
+            return refusal("Not a Meta webhook delivery (no entry).", 400)
         if payload.get("object") != meta_object:
-            return JsonResponse(
-                {"detail": f"This webhook takes {meta_object} deliveries only."}, status=400
-            )
-        store_event(inbox, body)
-        return HttpResponse("EVENT_RECEIVED", content_type="text/plain")
+            return refusal(f"This webhook takes {meta_object} deliveries only.", 400)
+        return None
 
-    return view
+    door = Door(
+        kind, check, answer=lambda: HttpResponse("EVENT_RECEIVED", content_type="text/plain")
+    )
+
+    def handshake(request: HttpRequest, inbox_id: Any) -> HttpResponse:
+        inbox = door_inbox(door, inbox_id)
+        if inbox is None:
+            return refusal("No such inbox.", 404)
+        token = request.GET.get("hub.verify_token", "")
+        expected = str(inbox.get_secrets().get("verify_token") or "")
+        if request.GET.get("hub.mode") != "subscribe" or not secrets_match(expected, token):
+            return refusal("Wrong verify token.", 403)
+        return HttpResponse(request.GET.get("hub.challenge", "")[:200], content_type="text/plain")
+
+    return door_view(door, get=handshake)
 
 
 # --- The Graph API ---------------------------------------------------------------------------

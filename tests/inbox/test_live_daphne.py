@@ -6,20 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 from pathlib import Path
 
 import pytest
 import websockets
-from django.conf import settings
 from django.db import connections
 
 from accounts.actions import create_api_token
 from accounts.origin import SYSTEM
 from inbox import actions
 from tests.factories import AdminFactory, UserFactory
-from tests.servers import daphne
+from tests.servers import daphne, scaled_env
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -27,18 +25,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def daphne_url():
-    if not os.environ.get("REDIS_URL") or settings.DATABASES["default"]["ENGINE"].endswith(
-        "sqlite3"
-    ):
-        pytest.skip("needs PostgreSQL and Redis (make test)")
-    db = settings.DATABASES["default"]
-    env = dict(
-        os.environ,
-        INBOX_IN_PROCESS_WORKER="false",
-        DATABASE_URL=f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:"
-        f"{db['PORT']}/{db['NAME']}",
-    )
-    with daphne(env) as base:
+    with daphne(scaled_env()) as base:
         yield base.replace("http://", "ws://") + "/ws/agent/"
 
 

@@ -5,10 +5,19 @@ messages, story mentions and replies, shared posts and reels, seen by `mid`)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from inbox.models import ProviderEvent
+from inbox.sources.messenger import receiving
 from inbox.sources.messenger.platform import INSTAGRAM
-from inbox.sources.messenger.receiving import process as process_delivery
+
+if TYPE_CHECKING:
+    from inbox.actions.inbound_batch import InboundText
 
 
 def process(event: ProviderEvent) -> None:
-    process_delivery(event, INSTAGRAM)
+    receiving.process(event, INSTAGRAM)
+
+
+def plain_texts(event: ProviderEvent) -> list[InboundText] | None:
+    return receiving.plain_texts(event, INSTAGRAM)

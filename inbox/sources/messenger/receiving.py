@@ -21,8 +21,9 @@ pressing "process again") changes nothing twice."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -31,9 +32,14 @@ from inbox.actions.messages import AttachmentInput
 from inbox.models import Contact, ContactIdentity, Inbox, Message, ProviderEvent
 from inbox.sources.delivery import sent_parts
 from inbox.sources.messenger.content import attachments
-from inbox.sources.messenger.platform import Platform, profile
+from inbox.sources.messenger.platform import PLATFORMS, Platform, profile
 from inbox.sources.messenger.sending import SENT
 from inbox.sources.webhooks import RetryLater, Unprocessable, secrets_match, strict_json
+
+if TYPE_CHECKING:
+    from inbox.actions.inbound_batch import InboundText
+    from inbox.actions.messages import InboundResult
+
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +79,68 @@ def process(event: ProviderEvent, platform: Platform) -> None:
         raise RetryLater(" ".join(dict.fromkeys(waits)))
     if problems:
         raise Unprocessable(" ".join(dict.fromkeys(problems)))
+
+
+PLAIN_KEYS = {"mid", "text"}  # a message with anything more goes through `process`
+
+
+def plain_texts(event: ProviderEvent, platform: Platform) -> list[InboundText] | None:
+    """The delivery's messages when all are customers' plain text to this inbox's own
+    account (stored in batches by the worker, inbox/sources/webhooks.py); else None."""
+    from inbox.actions import IdentityInput
+    from inbox.actions.inbound_batch import InboundText
+
+    inbox = event.inbox
+    own = platform.account_id(inbox)
+    texts = []
+    for entry in _payload(event)["entry"]:
+        if not isinstance(entry, dict) or not own or str(entry.get("id") or "") != own:
+            return None
+        items = entry.get("messaging")
+        if not isinstance(items, list):
+            return None
+        for item in items:
+            message = item.get("message") if isinstance(item, dict) else None
+            if not isinstance(message, dict) or set(message) - PLAIN_KEYS:
+                return None
+            text = message.get("text")
+            if not isinstance(text, str) or not text:
+                return None
+            customer = _party(item, "sender")
+            texts.append(
+                InboundText(
+                    identity=IdentityInput(kind="external", value=customer),
+                    text=text,
+                    external_id=_mid(message),
+                    received_at=_time(item.get("timestamp")),
+                    data={"raw": item},
+                    after=_profile_of_new(inbox, customer),
+                )
+            )
+    return texts or None
+
+
+def _profile_of_new(inbox: Inbox, customer: str) -> Callable[[InboundResult], None]:
+    """For a batch: a new contact's profile is looked up by a task of its own, so that a
+    slow Graph API does not hold up the messages behind it (the name follows in seconds)."""
+
+    def learn(result: InboundResult) -> None:
+        from inbox.tasks import learn_meta_profile
+
+        if result.new_contact and result.contact is not None:
+            learn_meta_profile.enqueue(inbox.pk, result.contact.pk, customer)
+
+    return learn
+
+
+def learn_profile(inbox_id: int, contact_id: int, customer: str) -> str:
+    """`_learn_profile` for a contact stored by a batch (the task's work)."""
+    inbox = Inbox.objects.filter(pk=inbox_id).first()
+    contact = Contact.objects.filter(pk=contact_id).first()
+    if inbox is None or contact is None or inbox.kind not in PLATFORMS:
+        return "gone"
+    _learn_profile(inbox, PLATFORMS[inbox.kind], contact, customer)
+    return "looked up"
 
 
 def _payload(event: ProviderEvent) -> dict[str, Any]:

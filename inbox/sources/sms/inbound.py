@@ -31,7 +31,7 @@ sending change nothing. A status for a message whose send is not recorded yet is
 from __future__ import annotations
 
 import urllib.parse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
@@ -50,6 +50,9 @@ from inbox.sources.webhooks import RetryLater, Unprocessable
 STOP_WORDS = frozenset(
     {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
 )
+
+if TYPE_CHECKING:
+    from inbox.actions.inbound_batch import InboundText
 START_WORDS = frozenset({"START", "YES", "UNSTOP"})
 HELP_WORDS = frozenset({"HELP", "INFO"})
 MAX_MEDIA = 10  # Twilio's limit per MMS
@@ -78,8 +81,8 @@ def _fields(event: ProviderEvent) -> dict[str, str]:
     return fields
 
 
-def process(event: ProviderEvent) -> None:
-    fields = _fields(event)
+def _account(event: ProviderEvent, fields: dict[str, str]) -> TwilioAccount:
+    """The inbox's Twilio account, once the delivery is known to be for it."""
     account = TwilioAccount.of(event.inbox)
     given = fields.get("AccountSid", "").strip()
     if not account.account_sid or given != account.account_sid:
@@ -89,10 +92,48 @@ def process(event: ProviderEvent) -> None:
         )
     if not fields.get("MessageSid", "").strip():
         raise Unprocessable("The delivery has no MessageSid.")
+    return account
+
+
+def process(event: ProviderEvent) -> None:
+    fields = _fields(event)
+    account = _account(event, fields)
     if is_status_callback(fields):
         _status(event, fields)
     else:
         _message(event, fields, account)
+
+
+def plain_texts(event: ProviderEvent) -> list[InboundText] | None:
+    """The delivery's message when it is an SMS with text only and no opt-out, opt-in or
+    help keyword (stored in batches by the worker, inbox/sources/webhooks.py); else None."""
+    from inbox.actions import IdentityInput
+    from inbox.actions.inbound_batch import InboundText
+
+    fields = _fields(event)
+    account = _account(event, fields)
+    sender = fields.get("From", "").strip()
+    if is_status_callback(fields) or not sender or fields.get("NumMedia", "0") != "0":
+        return None
+    if opt_keyword(fields) or not fields.get("Body"):
+        return None
+    _check_recipient(account, fields)
+    phone = normalize_identity("phone", sender)
+    return [
+        InboundText(
+            identity=IdentityInput(kind="phone", value=phone),
+            text=fields["Body"],
+            external_id=fields["MessageSid"].strip(),
+            data={"twilio": _data(phone, fields, "")},
+        )
+    ]
+
+
+def _data(phone: str, fields: dict[str, str], keyword: str) -> dict[str, Any]:
+    data: dict[str, Any] = {"from": phone, "to": fields.get("To", "").strip(), "raw": fields}
+    if keyword:
+        data["keyword"] = keyword
+    return data
 
 
 def opt_keyword(fields: dict[str, str]) -> str:
@@ -204,9 +245,6 @@ def _message(event: ProviderEvent, fields: dict[str, str], account: TwilioAccoun
     text = "\n".join(part for part in (body, *problems) if part)
     was_opted_out = SmsOptOut.objects.filter(inbox=inbox, phone=phone).exists()
     changes_opt_out = keyword == "STOP" or (keyword == "START" and was_opted_out)
-    data: dict[str, Any] = {"from": phone, "to": fields.get("To", "").strip(), "raw": fields}
-    if keyword:
-        data["keyword"] = keyword
     with writing():  # the message and the opt-out it asks for, together or not at all
         result = receive_inbound_message(
             inbox=inbox,
@@ -215,7 +253,7 @@ def _message(event: ProviderEvent, fields: dict[str, str], account: TwilioAccoun
             external_id=sid,
             attachments=files,
             automated=changes_opt_out,
-            data={"twilio": data},
+            data={"twilio": _data(phone, fields, keyword)},
         )
         if result.created and changes_opt_out:
             set_sms_opt_out(

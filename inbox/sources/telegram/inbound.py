@@ -33,19 +33,27 @@ the message is stored as received now.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import connection, transaction
 from django.db.models import QuerySet
 
+from inbox.actions.contacts import IdentityInput
 from inbox.models import Contact, ContactIdentity, Conversation, Message, ProviderEvent
 from inbox.sources.telegram.api import as_dict
-from inbox.sources.telegram.content import as_list, describe
+from inbox.sources.telegram.content import FILE_KINDS, as_list, describe
 from inbox.sources.webhooks import RetryLater, Unprocessable, strict_json
+
+if TYPE_CHECKING:
+    from inbox.actions.inbound_batch import InboundText
+    from inbox.actions.messages import InboundResult
+
 
 SEARCH_DEPTH = 200  # recent messages of a contact searched for a part or a sent id
 LOCK_NAMESPACE = 0x7467  # "tg": the first key of our advisory locks
+NOT_PLAIN = (*FILE_KINDS, "venue", "location", "contact")  # what makes a message more than text
 
 
 def _is_id(value: Any) -> bool:
@@ -176,7 +184,7 @@ def _lock_group(event: ProviderEvent, chat_id: int, group: str) -> None:
 
 
 def _message(event: ProviderEvent, message: dict[str, Any]) -> None:
-    from inbox.actions import IdentityInput, receive_inbound_message, update_contact
+    from inbox.actions import receive_inbound_message
     from inbox.actions.platform import append_to_inbound_message
 
     sender = _sender(message)
@@ -191,9 +199,6 @@ def _message(event: ProviderEvent, message: dict[str, Any]) -> None:
             return
     token = str(event.inbox.get_secrets().get("bot_token") or "")
     content = describe(message, token=token, attempt=event.attempts)  # may raise RetryLater
-    name = " ".join(
-        str(sender.get(k) or "").strip() for k in ("first_name", "last_name")
-    ).strip() or str(sender.get("username") or "")
     telegram: dict[str, Any] = {"chat_id": chat_id, "raw": message}
     data: dict[str, Any] = {"telegram": telegram, **content.extra}
     with transaction.atomic():
@@ -212,26 +217,70 @@ def _message(event: ProviderEvent, message: dict[str, Any]) -> None:
             data["parts"] = [external_id]
         result = receive_inbound_message(
             inbox=event.inbox,
-            identity=IdentityInput(kind="external", value=str(sender["id"]), name=name),
+            identity=_identity(sender),
             text=content.text,
             external_id=external_id,
             received_at=_when(message),
             attachments=content.attachments,
             data=data,
         )
-    contact = result.contact
-    if result.created and contact is not None:
+    _learn(sender, content.text)(result)
+
+
+def _identity(sender: dict[str, Any]) -> IdentityInput:
+    name = " ".join(
+        str(sender.get(k) or "").strip() for k in ("first_name", "last_name")
+    ).strip() or str(sender.get("username") or "")
+    return IdentityInput(kind="external", value=str(sender["id"]), name=name)
+
+
+def _learn(sender: dict[str, Any], text: str) -> Callable[[InboundResult], None]:
+    """What a new message teaches about its sender: their username, and the payload of a
+    `/start` deep link, kept on the contact when they change."""
+
+    def learn(result: InboundResult) -> None:
+        from inbox.actions import update_contact
+
+        contact = result.contact
+        if not result.created or contact is None:
+            return
         extra: dict[str, Any] = {}
         if sender.get("username"):
             extra["telegram_username"] = str(sender["username"])[:100]
-        if content.text.startswith("/start ") and len(content.text) > 7:
-            extra["telegram_start"] = content.text[7:].strip()[:200]  # the deep-link payload
-        if extra:
-            update_contact(
-                contact=contact,
-                actor=None,
-                custom_attributes={**(contact.custom_attributes or {}), **extra},
+        if text.startswith("/start ") and len(text) > 7:
+            extra["telegram_start"] = text[7:].strip()[:200]  # the deep-link payload
+        known = contact.custom_attributes or {}
+        if any(known.get(key) != value for key, value in extra.items()):
+            updated = update_contact(
+                contact=contact, actor=None, custom_attributes={**known, **extra}
             )
+            contact.custom_attributes = updated.custom_attributes  # the batch's next message
+
+    return learn
+
+
+def plain_texts(event: ProviderEvent) -> list[InboundText] | None:
+    """The update's message when it is a customer's plain text (stored in batches by the
+    worker, inbox/sources/webhooks.py); else None."""
+    from inbox.actions.inbound_batch import InboundText
+
+    message = _update(event).get("message")
+    if not isinstance(message, dict) or message.get("media_group_id"):
+        return None
+    text = message.get("text")
+    if not isinstance(text, str) or not text or any(k in message for k in NOT_PLAIN):
+        return None
+    sender = _sender(message)
+    return [
+        InboundText(
+            identity=_identity(sender),
+            text=text,
+            external_id=_external_id(message),
+            received_at=_when(message),
+            data={"telegram": {"chat_id": message["chat"]["id"], "raw": message}},
+            after=_learn(sender, text),
+        )
+    ]
 
 
 def _edited(event: ProviderEvent, message: dict[str, Any]) -> None:

@@ -24,7 +24,7 @@ message is stored as received now."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from inbox.actions.contacts import IdentityInput
 from inbox.actions.messages import AttachmentInput
@@ -32,6 +32,9 @@ from inbox.models import Inbox, Message, ProviderEvent
 from inbox.sources import media
 from inbox.sources.meta import Graph, GraphError
 from inbox.sources.webhooks import RetryLater, Unprocessable, secrets_match, strict_json
+
+if TYPE_CHECKING:
+    from inbox.actions.inbound_batch import InboundText
 
 MEDIA_TYPES = ("image", "audio", "video", "document", "sticker")
 STATUSES = {
@@ -112,11 +115,7 @@ def process(event: ProviderEvent) -> None:
                     _echo(target, event.attempts, echo)
                     handled += 1
                 continue
-            names = {
-                str(c.get("wa_id")): str(_dict(c.get("profile")).get("name") or "")
-                for c in _list(value.get("contacts"))
-                if isinstance(c, dict)
-            }
+            names = _names(value)
             for message in _list(value.get("messages")):
                 _message(target, event.attempts, message, names)
                 handled += 1
@@ -271,20 +270,71 @@ def _message(inbox: Inbox, attempt: int, message: Any, names: dict[str, str]) ->
     if provider_message(inbox, wamid) is not None:
         return  # a redelivery: nothing to download again
     text, files, extras = _content(inbox, attempt, message)
-    context = _dict(message.get("context"))
-    if context.get("id"):
-        extras["reply_to"] = str(context["id"])
     receive_inbound_message(
         inbox=inbox,
-        identity=IdentityInput(
-            kind="external", value=sender, name=names.get(sender, ""), phone=f"+{sender}"
-        ),
+        identity=_identity(sender, names),
         text=text,
         external_id=wamid,
         attachments=files,
         received_at=_when(message.get("timestamp")),
-        data={"whatsapp": {"type": message.get("type"), **extras, "raw": message}},
+        data=_data(message, extras),
     )
+
+
+def _names(value: dict[str, Any]) -> dict[str, str]:
+    """The senders' profile names, by wa_id."""
+    return {
+        str(c.get("wa_id")): str(_dict(c.get("profile")).get("name") or "")
+        for c in _list(value.get("contacts"))
+        if isinstance(c, dict)
+    }
+
+
+def _identity(sender: str, names: dict[str, str]) -> IdentityInput:
+    return IdentityInput(
+        kind="external", value=sender, name=names.get(sender, ""), phone=f"+{sender}"
+    )
+
+
+def _data(message: dict[str, Any], extras: dict[str, Any]) -> dict[str, Any]:
+    context = _dict(message.get("context"))
+    if context.get("id"):
+        extras["reply_to"] = str(context["id"])
+    return {"whatsapp": {"type": message.get("type"), **extras, "raw": message}}
+
+
+def plain_texts(event: ProviderEvent) -> list[InboundText] | None:
+    """The delivery's messages when it holds only customers' text messages to this inbox's
+    own number (stored in batches by the worker, inbox/sources/webhooks.py); else None."""
+    from inbox.actions.inbound_batch import InboundText
+
+    mine = str((event.inbox.settings or {}).get("phone_number_id") or "")
+    texts = []
+    for entry in _payload(event)["entry"]:
+        for change in _list(_dict(entry).get("changes")):
+            value = _dict(_dict(change).get("value"))
+            number = str(_dict(value.get("metadata")).get("phone_number_id") or "")
+            if _dict(change).get("field") != "messages" or not mine or number != mine:
+                return None
+            if value.get("statuses") or value.get("errors"):
+                return None
+            names = _names(value)
+            for message in _list(value.get("messages")):
+                if not isinstance(message, dict) or message.get("type") != "text":
+                    return None
+                sender, wamid = _number(message.get("from")), str(message.get("id") or "")
+                if not sender or not wamid or len(wamid) > 255:
+                    return None
+                texts.append(
+                    InboundText(
+                        identity=_identity(sender, names),
+                        text=str(_dict(message.get("text")).get("body") or ""),
+                        external_id=wamid,
+                        received_at=_when(message.get("timestamp")),
+                        data=_data(message, {}),
+                    )
+                )
+    return texts or None
 
 
 def _status(inbox: Inbox, status: Any) -> None:
