@@ -433,8 +433,28 @@ def test_test_connection_reads_the_account(account, graph) -> None:
 
     graph.queue(f"/{ACCOUNT_ID}", 200, {"id": ACCOUNT_ID, "username": "acme", "name": "Acme"})
     graph.queue("/app", 200, {"id": APP_ID})
-    assert "@acme" in SETUP.test_connection(account, "https://parley.example/x/")
+    page = {"id": "PAGE9", "name": "Acme", "instagram_business_account": {"id": ACCOUNT_ID}}
+    graph.queue("/me", 200, page)
+    graph.queue("/PAGE9/subscribed_apps", 200, {"success": True})
+    said = SETUP.test_connection(account, "https://parley.example/x/")
+    assert "@acme" in said and "Page Acme, subscribed" in said
     assert graph.calls(f"/{ACCOUNT_ID}")[0].query["fields"] == ["id,username,name"]
+    assert graph.calls("/PAGE9/subscribed_apps")[0].json == {"subscribed_fields": "messages"}
+    # The token of a Page linked to another Instagram account: said, nothing subscribed.
+    graph.queue(f"/{ACCOUNT_ID}", 200, {"id": ACCOUNT_ID, "username": "acme"})
+    graph.queue("/me", 200, {**page, "instagram_business_account": {"id": "17800000000"}})
+    with pytest.raises(ConnectionProblem, match="linked to the Instagram account 17800000000"):
+        SETUP.test_connection(account, "https://parley.example/x/")
+    assert len(graph.calls("/PAGE9/subscribed_apps")) == 1
+    graph.queue(f"/{ACCOUNT_ID}", 200, {"id": ACCOUNT_ID, "username": "acme"})
+    graph.queue("/me", 200, page)
+    graph.queue(
+        "/PAGE9/subscribed_apps",
+        403,
+        {"error": {"message": "(#200) Permissions error", "code": 200}},
+    )
+    with pytest.raises(ConnectionProblem, match="pages_manage_metadata"):
+        SETUP.test_connection(account, "https://parley.example/x/")
     graph.queue(
         f"/{ACCOUNT_ID}",
         400,
