@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django_tasks import task
 
@@ -73,13 +74,21 @@ def after_customer_message(message_id: int) -> str:
 
 @task()
 def after_customer_messages(message_ids: list[int]) -> str:
-    """The same for the messages of one batch (inbox/actions/inbound_batch.py)."""
+    """The same for the messages of one batch (inbox/actions/inbound_batch.py); drafts only
+    for the batch's last message of each conversation."""
     from inbox.drafts.pipeline import after_customer_message as run
 
+    conversation_of = dict(
+        Message.objects.filter(pk__in=message_ids).values_list("pk", "conversation_id")
+    )
+    newest: dict[int, int] = {}
+    for message_id, conversation_id in conversation_of.items():
+        newest[conversation_id] = max(newest.get(conversation_id, 0), message_id)
     outcomes: dict[str, int] = {}
     for message_id in message_ids:
+        superseded = newest.get(conversation_of.get(message_id, 0)) != message_id
         try:
-            outcome = run(message_id)
+            outcome = run(message_id, superseded=superseded)
         except Exception:  # one message's failure must not cost the others their drafts
             logger.exception("drafts for message %s failed", message_id)
             outcome = "failed"
@@ -107,11 +116,12 @@ def remember_conversation(conversation_id: int) -> str:
 
 
 @task()
-def learn_meta_profile(inbox_id: int, contact_id: int, customer: str) -> str:
-    """Name a new Messenger or Instagram contact from their profile (after a batch)."""
-    from inbox.sources.messenger.receiving import learn_profile
+def learn_meta_profiles(wanted: list[list[Any]]) -> str:
+    """Name new Messenger or Instagram contacts from their profiles (after a batch):
+    `[inbox id, contact id, customer id]` each."""
+    from inbox.sources.messenger.receiving import learn_profiles
 
-    return learn_profile(inbox_id, contact_id, customer)
+    return learn_profiles(wanted)
 
 
 # Ingestion goes before the work that follows it (drafts, team memory): in a burst, messages

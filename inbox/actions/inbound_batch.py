@@ -5,13 +5,14 @@ The result is what `receive_inbound_message` gives for each message in turn, wit
 events, but the writes are made per batch rather than per message: one read for the
 redeliveries, one for the known identities, one insert for the new contacts (and one for
 their identities), one read and lock of the conversations, one insert for the new ones, one
-insert for the messages, one update of the conversations and one drafts task. A message
+insert for the messages, one update of the conversations, a drafts task per 20 messages. A message
 that would reopen a resolved or snoozed conversation is stored by `receive_inbound_message`
 itself (with its activity line), as are the later messages of that customer in the batch.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,17 +40,34 @@ from inbox.payloads import CONVERSATION_PREFETCH, CONVERSATION_SELECT
 REOPENING = (Conversation.Status.RESOLVED, Conversation.Status.SNOOZED)
 
 
+class FollowUps:
+    """Tasks the sources ask for after a batch, queued once each with all their items
+    (e.g. one profile lookup task for all the new Messenger contacts of the batch)."""
+
+    def __init__(self) -> None:
+        self.items: dict[Any, list[Any]] = {}
+
+    def add(self, task: Any, item: Any) -> None:
+        self.items.setdefault(task, []).append(item)
+
+    def enqueue(self) -> None:
+        for task, items in self.items.items():
+            task.enqueue(items)
+        self.items = {}
+
+
 @dataclass
 class InboundText:
     """One customer message with text only, as a source parsed it. `after`: what the source
-    does with the result once the batch is committed (e.g. name a new contact)."""
+    does with the result once the batch is committed (e.g. keep a username on the contact),
+    given the batch's follow-ups to add tasks to."""
 
     identity: IdentityInput
     text: str
     external_id: str
     received_at: datetime | None = None
     data: dict[str, Any] = field(default_factory=dict)
-    after: Callable[[InboundResult], None] | None = None
+    after: Callable[[InboundResult, FollowUps], None] | None = None
 
     def key(self, inbox: Inbox) -> IdentityKey:
         return identity_key(inbox=inbox, identity=self.identity)
@@ -131,7 +149,7 @@ def receive_inbound_texts(*, inbox: Inbox, items: Sequence[InboundText]) -> list
         introduced.add(contact.pk)
     _save_conversations(list(touched.values()))
     if messages and settings.DRAFTS_ENABLED:
-        _after_customer_messages([message.pk for message in messages])
+        _after_customer_messages(messages)
     for n in fresh:
         if results[n] is None:  # a customer whose conversation reopens: in order, one by one
             item = items[n]
@@ -293,11 +311,18 @@ def _new_conversations(
     return {conversation.pk for conversation in conversations}
 
 
-def _after_customer_messages(message_ids: list[int]) -> None:
-    """One drafts task for the batch (see messages._after_customer_message)."""
+DRAFTS_PER_TASK = 20  # a worker busy with drafts is back for the next batch within ~0.2 s
+
+
+def _after_customer_messages(messages: list[Message]) -> None:
+    """The drafts tasks of the batch (see messages._after_customer_message): a few
+    messages each, a conversation's messages together where they fit."""
     from inbox.tasks import after_customer_messages
 
-    if settings.TASK_BACKEND == "database":
-        after_customer_messages.enqueue(message_ids)
-    else:
-        transaction.on_commit(lambda: after_customer_messages.enqueue(message_ids))
+    ordered = sorted(messages, key=lambda m: (m.conversation_id, m.pk))
+    for start in range(0, len(ordered), DRAFTS_PER_TASK):
+        ids = [message.pk for message in ordered[start : start + DRAFTS_PER_TASK]]
+        if settings.TASK_BACKEND == "database":
+            after_customer_messages.enqueue(ids)
+        else:
+            transaction.on_commit(functools.partial(after_customer_messages.enqueue, ids))

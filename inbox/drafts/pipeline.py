@@ -28,7 +28,9 @@ from inbox.policy import Policy, policy_for
 logger = logging.getLogger(__name__)
 
 
-def after_customer_message(message_id: int) -> str:
+def after_customer_message(message_id: int, *, superseded: bool = False) -> str:
+    """`superseded`: the customer is known to have written again since (a later message of
+    the same batch): the human-touch checks only, no drafts."""
     from inbox.models import Message
 
     message = (
@@ -57,7 +59,7 @@ def after_customer_message(message_id: int) -> str:
             team_id=policy.flag_team_id,
         )
         done.append("flagged")
-    if _newer_customer_message(message):
+    if superseded or _newer_customer_message(message):
         return ", ".join([*done, "a newer message will be answered"])
     found: list[Suggestion] = []
     context = context_for(conversation, None, tone=policy.tone)

@@ -22,6 +22,7 @@ Everything else (GETs such as Meta's handshake, other paths) goes to Django unto
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import logging
 import time
@@ -114,16 +115,7 @@ class Intake:
         path, root = scope.get("path", ""), scope.get("root_path", "")
         if root and path.startswith(root):  # served under a prefix, as Django reads it
             path = path[len(root) :]
-        if not path.startswith("/sources/"):
-            return None
-        try:
-            match = resolve(path)
-        except Resolver404:
-            return None
-        door = getattr(match.func, "door", None)
-        if door is None:
-            return None
-        return door, str(match.kwargs["inbox_id"])
+        return _door_at(path) if path.startswith("/sources/") else None
 
     async def _take(self, scope: dict[str, Any], door: Door, inbox_id: str, body: bytes) -> Any:
         inbox = await self._inbox(door, inbox_id)
@@ -174,6 +166,17 @@ class Intake:
                 for _, _, future in batch:
                     if not future.done():
                         future.set_result(None)
+
+
+@functools.lru_cache(maxsize=4096)
+def _door_at(path: str) -> tuple[Door, str] | None:
+    """The webhook door at this path and the inbox id in it (resolved once per path)."""
+    try:
+        match = resolve(path)
+    except Resolver404:
+        return None
+    door = getattr(match.func, "door", None)
+    return None if door is None else (door, str(match.kwargs["inbox_id"]))
 
 
 def _load_inbox(door: Door, inbox_id: str) -> Inbox | None:

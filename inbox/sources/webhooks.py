@@ -14,13 +14,14 @@ import hmac
 import json
 import logging
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -73,8 +74,11 @@ def secrets_match(expected: str, given: str) -> bool:
 
 
 def keep_deliveries(deliveries: Sequence[tuple[int, bytes]]) -> list[ProviderEvent]:
-    """Keep (verified) deliveries, `(inbox id, raw body)`, and queue their processing as one
-    batch, in one transaction: the worker takes them together (process_events)."""
+    """Keep (verified) deliveries, `(inbox id, raw body)`, and queue their processing, in
+    one transaction. Under load the tasks overlap: whichever runs first takes every waiting
+    delivery (process_events) and the later ones find nothing left. (Joining a task already
+    queued instead would need it locked until this commit, and a worker that finds it
+    locked starts a drafts task instead: measured slower, docs/benchmarks.md.)"""
     from inbox.tasks import process_provider_events
 
     now = timezone.now()
@@ -213,35 +217,47 @@ PLAIN_TEXTS: dict[str, str] = {
     Inbox.Kind.SMS: "inbox.sources.sms.inbound.plain_texts",
 }
 Waiting = list[tuple[ProviderEvent, list["InboundText"]]]
-SWEEP = 500  # other waiting deliveries a batch takes along
+SWEEP = 500  # waiting deliveries taken at a time
+MAX_TASK_SECONDS = 30  # then a fresh task takes the rest, and other tasks get their turn
 TEXTS_PER_TRANSACTION = 200  # conversations stay locked for one transaction
 
 
 def process_events(event_ids: Sequence[int]) -> str:
-    """Process a batch of stored deliveries, with up to SWEEP others still waiting (under
-    load the intake queues a task per few deliveries; whichever task runs first takes them
-    all, and the later ones find nothing left). Returns a summary such as "3 processed,
-    1 retry".
+    """Process stored deliveries: these, and every other first-attempt one waiting, SWEEP
+    at a time (under load one task does the work of many; see keep_deliveries). Returns a
+    summary such as "3 processed, 1 retry".
 
     Each inbox's deliveries are taken in the order they arrived. Consecutive deliveries of
     plain text are stored together (`receive_inbound_texts`, one transaction); any other
     delivery first lets the texts before it be stored, then goes through its parser. Every
     delivery is claimed (a row lock, skipping those another worker holds) in the
     transaction that processes it, so two workers never process the same one."""
-    swept = (
-        ProviderEvent.objects.filter(status=ProviderEvent.Status.PENDING, attempts=0)
-        .exclude(pk__in=event_ids)
-        .order_by("pk")
-        .values_list("pk", flat=True)[:SWEEP]
-    )
-    events = (
-        ProviderEvent.objects.select_related("inbox")
-        .filter(pk__in=[*event_ids, *swept], status=ProviderEvent.Status.PENDING)
-        .order_by("inbox_id", "pk")  # order matters within an inbox only
-    )
+    from inbox.tasks import process_provider_events
+
     outcomes: dict[str, int] = {}
+    started = time.monotonic()
+    while True:
+        swept = list(
+            ProviderEvent.objects.filter(status=ProviderEvent.Status.PENDING, attempts=0)
+            .exclude(pk__in=event_ids)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:SWEEP]
+        )
+        done = sum(outcomes.values())
+        _process(ProviderEvent.objects.filter(pk__in=[*event_ids, *swept]), outcomes)
+        event_ids = []
+        if len(swept) < SWEEP or sum(outcomes.values()) == done:
+            break  # all taken (or the rest is another worker's)
+        if time.monotonic() - started > MAX_TASK_SECONDS:
+            process_provider_events.enqueue([])  # the rest in a fresh task
+            break
+    return ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items())) or "nothing new"
+
+
+def _process(events: QuerySet[ProviderEvent], outcomes: dict[str, int]) -> None:
     waiting: Waiting = []
-    for event in events:
+    pending = events.filter(status=ProviderEvent.Status.PENDING).select_related("inbox")
+    for event in pending.order_by("inbox_id", "pk"):  # order matters within an inbox only
         texts = _plain_texts(event)
         if texts is not None and _joins(waiting, event, texts):
             waiting.append((event, texts))
@@ -253,7 +269,6 @@ def process_events(event_ids: Sequence[int]) -> str:
             continue
         _count(outcomes, _process_claimed(event))
     _store_texts(waiting, outcomes)
-    return ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items())) or "nothing new"
 
 
 def _joins(waiting: Waiting, event: ProviderEvent, texts: list[InboundText]) -> bool:
@@ -307,7 +322,7 @@ def _plain_texts(event: ProviderEvent) -> list[InboundText] | None:
 def _store_texts(waiting: Waiting, outcomes: dict[str, int]) -> None:
     """Store the waiting deliveries' texts (all of one inbox) in one transaction, then run
     what each source does after; if that fails, each delivery goes through its parser."""
-    from inbox.actions.inbound_batch import receive_inbound_texts
+    from inbox.actions.inbound_batch import FollowUps, receive_inbound_texts
     from inbox.events import writing
 
     if not waiting:
@@ -332,12 +347,14 @@ def _store_texts(waiting: Waiting, outcomes: dict[str, int]) -> None:
         return
     if waiting:
         _count(outcomes, "processed", len(waiting))
+    follow_ups = FollowUps()
     with transaction.atomic():  # one commit for what the sources do after
         for item, result in zip(items, results, strict=True):
             if item.after is None or not result.created:
                 continue
             try:
                 with transaction.atomic():
-                    item.after(result)
+                    item.after(result, follow_ups)
             except Exception:  # e.g. a contact that cannot take a name: the message stays
                 logger.exception("after storing %s", item.external_id)
+        follow_ups.enqueue()

@@ -126,20 +126,39 @@ def test_a_batch_gives_what_one_by_one_gives(run_tasks, caplog) -> None:
     assert Message.objects.filter(inbox=batched, external_id="wamid.k1").count() == 1
 
 
-def test_one_drafts_task_follows_a_batch(run_tasks) -> None:
+def test_drafts_tasks_follow_a_batch(run_tasks) -> None:
     inbox = whatsapp_inbox("111")
-    keep_deliveries([(inbox.pk, delivery(inbox, f"44770090{n:04d}", f"w.{n}")) for n in range(5)])
+    senders = [f"44770090{n % 30:04d}" for n in range(45)]  # 30 customers, 15 twice
+    keep_deliveries([(inbox.pk, delivery(inbox, who, f"w.{n}")) for n, who in enumerate(senders)])
     run_tasks()
+    tasks = DBTaskResult.objects.filter(task_path__endswith="after_customer_messages")
+    assert [len(t.args_kwargs["args"][0]) for t in tasks.order_by("enqueued_at")] == [20, 20, 5]
+    assert {t.status for t in tasks} == {"SUCCESSFUL"}
+    queued = sorted(pk for t in tasks for pk in t.args_kwargs["args"][0])
+    assert queued == sorted(Message.objects.filter(inbox=inbox).values_list("pk", flat=True))
+    by_conversation = [
+        {Message.objects.get(pk=pk).conversation_id for pk in t.args_kwargs["args"][0]}
+        for t in tasks
+    ]
+    assert sum(len(c) for c in by_conversation) <= 31  # a conversation's messages together
+
+
+def test_every_message_of_a_batch_is_checked_the_last_one_answered(run_tasks) -> None:
+    inbox = whatsapp_inbox("111")
+    asks = delivery(inbox, KNOWN, "w.1", body="Can I speak to a real person please?")
+    keep_deliveries([(inbox.pk, asks), (inbox.pk, delivery(inbox, KNOWN, "w.2"))])
+    run_tasks()
+    assert Conversation.objects.get(inbox=inbox).needs_person  # the earlier message counts
     [drafts] = DBTaskResult.objects.filter(task_path__endswith="after_customer_messages")
-    ids = set(Message.objects.filter(inbox=inbox).values_list("pk", flat=True))
-    assert set(drafts.args_kwargs["args"][0]) == ids and drafts.status == "SUCCESSFUL"
+    assert "flagged, a newer message will be answered" in drafts.return_value
 
 
-def test_the_first_task_takes_the_waiting_deliveries_along() -> None:
+def test_a_task_takes_every_waiting_delivery(monkeypatch) -> None:
     inbox = whatsapp_inbox("111")
     events = [store_event(inbox, delivery(inbox, KNOWN, f"wamid.{n}")) for n in range(3)]
+    monkeypatch.setattr("inbox.sources.webhooks.SWEEP", 2)  # two at a time, until none left
     assert process_events([events[0].pk]) == "3 processed"
-    assert process_events([events[1].pk]) == "nothing new"
+    assert process_events([events[1].pk]) == "nothing new"  # its own task, later
     assert Message.objects.filter(inbox=inbox).count() == 3
 
 

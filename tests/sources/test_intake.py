@@ -92,12 +92,9 @@ def test_concurrent_deliveries_are_all_kept_then_stored(server, whatsapp, run_ta
     assert {(status, text) for status, text, _ in answers} == {(200, "EVENT_RECEIVED")}
     kept = ProviderEvent.objects.filter(inbox=whatsapp)
     assert sorted(bytes(event.body) for event in kept) == sorted(bodies)
-    queued = [
-        event_id
-        for task in DBTaskResult.objects.filter(task_path__endswith="process_provider_events")
-        for event_id in task.args_kwargs["args"][0]
-    ]
-    assert sorted(queued) == sorted(event.pk for event in kept)  # every one queued, once
+    tasks = DBTaskResult.objects.filter(task_path__endswith="process_provider_events")
+    queued = sorted(pk for task in tasks for pk in task.args_kwargs["args"][0])
+    assert queued == sorted(event.pk for event in kept)  # each queued once
     run_tasks()
     assert Message.objects.filter(inbox=whatsapp).count() == 40
     assert set(kept.values_list("status", flat=True)) == {"processed"}

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from accounts.origin import SYSTEM
 from inbox import actions
-from inbox.models import Conversation, Message, ProviderEvent
+from inbox.models import Contact, Conversation, Message, ProviderEvent
 from inbox.sources.meta import signature
 from tests.factories import AdminFactory, UserFactory
 from tests.fake_provider import FakeProvider, Recorded
@@ -162,6 +162,35 @@ def test_only_deliveries_signed_with_the_app_secret_are_stored(page, run_tasks) 
 
 
 # ---------------------------------------------------------------- the customer writes
+
+
+def test_new_customers_of_a_batch_are_named_by_one_task(page, graph, run_tasks) -> None:
+    from django_tasks_db.models import DBTaskResult
+
+    from inbox.sources.webhooks import keep_deliveries
+
+    people = {"6011000000000001": "Ana", "6011000000000002": "Ben", "6011000000000003": "Caz"}
+
+    def answer(request: Any) -> tuple[int, Any, dict[str, str]]:
+        first = people.get(request.path.strip("/"))
+        if first is None:
+            return 404, {"error": {"message": "Unknown path", "code": 100}}, {}
+        return 200, {"first_name": first, "last_name": "Lee"}, {}
+
+    graph.default = answer
+
+    def said(mid: str, words: str, psid: str) -> dict[str, Any]:
+        return from_customer("message", {"mid": mid, "text": words}, sender=psid)
+
+    items = [said(f"m_{n}", "Hello", psid) for n, psid in enumerate(people)]
+    items.append(said("m_9", "Still there?", "6011000000000001"))
+    keep_deliveries([(page.pk, json.dumps(delivery(item)).encode()) for item in items])
+    run_tasks()
+    names = {c.identities.get().value: c.name for c in Contact.objects.all()}
+    assert names == {psid: f"{first} Lee" for psid, first in people.items()}
+    [task] = DBTaskResult.objects.filter(task_path__endswith="learn_meta_profiles")
+    assert task.return_value == "3 of 3 named"
+    assert len(graph.calls("/6011")) == 3  # once per new customer
 
 
 def test_a_message_arrives_once_with_the_customers_name(page, graph, run_tasks) -> None:

@@ -234,11 +234,11 @@ def _identity(sender: dict[str, Any]) -> IdentityInput:
     return IdentityInput(kind="external", value=str(sender["id"]), name=name)
 
 
-def _learn(sender: dict[str, Any], text: str) -> Callable[[InboundResult], None]:
+def _learn(sender: dict[str, Any], text: str) -> Callable[..., None]:
     """What a new message teaches about its sender: their username, and the payload of a
     `/start` deep link, kept on the contact when they change."""
 
-    def learn(result: InboundResult) -> None:
+    def learn(result: InboundResult, follow_ups: Any = None) -> None:
         from inbox.actions import update_contact
 
         contact = result.contact
