@@ -6,8 +6,9 @@ source (WhatsApp, Messenger, Instagram, Telegram, SMS), beside the API source in
     python bench/messaging_ingest.py --quick    # 6 s per source
 
 The production shape on this machine's two cores: one Daphne process answering the webhooks
-and one `manage.py db_worker` turning the stored deliveries into messages (and running the
-drafts task each customer message queues), PostgreSQL and Redis. Closed-loop HTTP clients
+(through the intake, inbox/sources/intake.py) and one `manage.py db_worker` turning the
+stored deliveries into messages in batches (and running the drafts tasks they queue, at a
+lower priority), PostgreSQL and Redis. `DRAFTS_ENABLED=false` leaves the drafts out. Closed-loop HTTP clients
 (8 keep-alive connections) post signed text messages, 30 % from new contacts, as fast as
 answers come, for the load window; then the bench waits until every accepted delivery is a
 stored message. Reported per source:

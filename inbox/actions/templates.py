@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.db import transaction
@@ -13,7 +13,7 @@ from accounts.models import User
 from inbox.actions.common import conversation_changed
 from inbox.actions.contacts import IdentityInput, find_or_create_contact
 from inbox.actions.errors import InboxError
-from inbox.actions.messages import _new_conversation, send_reply
+from inbox.actions.messages import AttachmentInput, _new_conversation, send_reply
 from inbox.events import writing
 from inbox.models import Conversation, Inbox, Message, MessageTemplate
 
@@ -63,9 +63,11 @@ def send_template(
     author: User,
     template: MessageTemplate,
     params: dict[str, Any],
+    attachments: Sequence[AttachmentInput] = (),
 ) -> Message:
     """Send an approved template in a WhatsApp conversation, with its parameters filled (the
-    thread shows the filled text). Allowed whether or not the 24-hour window is open.
+    thread shows the filled text) and, when its header is an image, video or document, the
+    one file in `attachments`. Allowed whether or not the 24-hour window is open.
     Raises InboxError."""
     from inbox.sources.whatsapp import templates
 
@@ -73,6 +75,7 @@ def send_template(
         raise InboxError("That template belongs to another inbox.", field="template")
     try:
         cleaned = templates.clean_params(template, params)
+        templates.check_header_file(template, [(f.filename, f.content_type) for f in attachments])
     except templates.TemplateError as exc:
         raise InboxError(str(exc), field="template") from exc
     named = any(not key.isdigit() for part in ("header", "body") for key in cleaned[part])
@@ -80,12 +83,14 @@ def send_template(
         conversation=conversation,
         author=author,
         text=templates.render(template, cleaned),
+        attachments=attachments,
         template={
             "id": template.pk,
             "name": template.name,
             "language": template.language,
             "params": cleaned,
             "named": named,
+            "header_media": templates.spec(template)["header"]["media"],
         },
     )
 
@@ -98,6 +103,7 @@ def start_whatsapp_conversation(
     name: str = "",
     template: MessageTemplate,
     params: dict[str, Any],
+    attachments: Sequence[AttachmentInput] = (),
 ) -> Message:
     """Write first to a phone number on WhatsApp: only a template may open the conversation.
     The contact is found by their WhatsApp id (the number's digits) or created; their open
@@ -133,6 +139,10 @@ def start_whatsapp_conversation(
             )
             conversation_changed(conversation, kind="conversation.created")
         message = send_template(
-            conversation=conversation, author=author, template=template, params=params
+            conversation=conversation,
+            author=author,
+            template=template,
+            params=params,
+            attachments=attachments,
         )
     return message

@@ -14,6 +14,17 @@ def _id(**kwargs: Any) -> serializers.IntegerField:
     return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
 
 
+class TemplateParams(serializers.JSONField):
+    """A template's parameters: an object, in a JSON body or as JSON in a multipart form
+    (a template with a file header is sent with its file)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        value = super().to_internal_value(data)
+        if not isinstance(value, dict):
+            self.fail("invalid")
+        return value
+
+
 class MessageCreate(serializers.Serializer[Any]):
     text = serializers.CharField(max_length=65536, allow_blank=True, trim_whitespace=False)
     kind = serializers.ChoiceField(choices=["message", "note"], default="message")
@@ -57,11 +68,12 @@ class MessageCreate(serializers.Serializer[Any]):
     template_id = _id(
         required=False, help_text="WhatsApp: send this approved template (text is ignored)"
     )
-    template_params = serializers.DictField(
+    template_params = TemplateParams(
         required=False,
         default=dict,
         help_text='The template\'s parameters: {"header": [...], "body": [...] or {name: value}, '
-        '"buttons": {"0": [...]}}',
+        '"buttons": {"0": [...]}} (in a multipart form, as JSON). A template whose header is '
+        "an image, video or document takes that file as the one `attachments` file.",
     )
 
 
@@ -87,7 +99,7 @@ class ConversationStart(serializers.Serializer[Any]):
         max_length=65536, trim_whitespace=False, required=False, allow_blank=True, default=""
     )
     template_id = _id(required=False)
-    template_params = serializers.DictField(required=False, default=dict)
+    template_params = TemplateParams(required=False, default=dict)
 
 
 class AssignInput(serializers.Serializer[Any]):

@@ -84,6 +84,13 @@ def _refuse(exc: actions.InboxError) -> ValidationError:
     return ValidationError({exc.field or "detail": [exc.message]})
 
 
+def _too_large(exc: PayloadTooLarge) -> Response:
+    return Response(
+        {"detail": str(exc), "limit_bytes": exc.limit},
+        status=http.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    )
+
+
 def _require_admin(request: Request) -> None:
     if not is_admin(request.user):
         raise PermissionDenied("Only admins can do this.")
@@ -178,6 +185,10 @@ class ConversationViewSet(viewsets.ViewSet):
     )
     def create(self, request: Request) -> Response:
         data = _valid(s.ConversationStart, request.data)
+        try:
+            attachments = uploaded_attachments(request)
+        except PayloadTooLarge as exc:
+            return _too_large(exc)
         me = _me(request)
         inbox = visible_inboxes(me).filter(pk=data["inbox"]).first()
         if inbox is None:
@@ -191,6 +202,7 @@ class ConversationViewSet(viewsets.ViewSet):
                     name=data["to_name"],
                     template=self._template(inbox, data.get("template_id")),
                     params=data["template_params"],
+                    attachments=attachments,
                 )
             else:
                 if not data.get("to_email"):
@@ -305,10 +317,7 @@ class ConversationViewSet(viewsets.ViewSet):
         try:
             attachments = uploaded_attachments(request)
         except PayloadTooLarge as exc:
-            return Response(
-                {"detail": str(exc), "limit_bytes": exc.limit},
-                status=http.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-            )
+            return _too_large(exc)
         try:
             if data["kind"] == "note":
                 message = actions.add_note(
@@ -320,6 +329,7 @@ class ConversationViewSet(viewsets.ViewSet):
                     author=_me(request),
                     template=self._template(conversation.inbox, data["template_id"]),
                     params=data["template_params"],
+                    attachments=attachments,
                 )
             else:
                 message = actions.send_reply(

@@ -1,7 +1,8 @@
 """WhatsApp in the agent app, in a real browser: a customer's message comes through the signed
 webhook of the running server and appears live with the 24-hour window banner; with the
 browser's clock moved past 24 hours the composer offers templates only, and the template the
-agent fills in reaches the (fake) WhatsApp Cloud API with its parameters."""
+agent fills in reaches the (fake) WhatsApp Cloud API with its parameters; a template whose
+header is an image goes with the file the agent attaches."""
 
 from __future__ import annotations
 
@@ -31,9 +32,11 @@ APP_SECRET = "browser-app-secret"
 
 @pytest.fixture
 def graph(settings) -> Any:
-    fake = FakeProvider(
-        default=lambda request: (200, {"messages": [{"id": f"wamid.OUT{len(fake.requests)}"}]}, {})
-    )
+    def answer(request: Any) -> Any:  # a message id for sends, a media id for uploads
+        n = len(fake.requests)
+        return 200, {"id": f"media-{n}", "messages": [{"id": f"wamid.OUT{n}"}]}, {}
+
+    fake = FakeProvider(default=answer)
     settings.META_GRAPH_URL = fake.url + "/v21.0"  # the deliveries run in this process
     yield fake
     fake.close()
@@ -221,3 +224,50 @@ def test_an_agent_writes_first_to_a_number_with_a_template(asgi_page, graph, run
     in_thread(run_tasks)
     sent = graph.calls(f"/v21.0/{NUMBER_ID}/messages")[-1].json
     assert sent["to"] == "447700900456" and sent["template"]["name"] == "delivery_slot"
+
+
+def test_an_image_header_template_goes_with_the_attached_file(
+    asgi_page, asgi_server, asgi_media, settings, graph, run_tasks
+) -> None:
+    settings.MEDIA_ROOT = asgi_media  # the worker (this process) uploads what the server stored
+    ben = UserFactory(name="Ben Okafor", email="ben@example.com")
+    inbox = shop_whatsapp(ben, AdminFactory())
+    receipt = {
+        "id": "T9",
+        "name": "receipt",
+        "language": "en_GB",
+        "status": "APPROVED",
+        "components": [
+            {"type": "HEADER", "format": "IMAGE"},
+            {"type": "BODY", "text": "Hi {{1}}, here is your receipt."},
+        ],
+    }
+    in_thread(store_templates, inbox=inbox, rows=[receipt])
+    webhook(asgi_server, inbox, "Can I have a receipt?")
+    in_thread(run_tasks)
+    page = asgi_page(ben)
+    open_inbox(page)
+    page.get_by_role("button", name=re.compile("^Unassigned")).click()
+    row(page, "Kerry Fisher").click()
+    page.get_by_role("button", name="Use a template").click()
+    panel = page.get_by_role("region", name="WhatsApp template")
+    panel.get_by_label("Template").select_option(label="receipt · en_GB")
+    panel.get_by_label("Message {{1}}").fill("Kerry")
+    expect(page.locator("#template-preview")).to_contain_text("[Image: the file you attach]")
+    panel.get_by_role("button", name="Send template").click()
+    expect(page.locator("#template-error")).to_have_text("Attach the header's image.")
+    jpeg = b"\xff\xd8\xff\xe0" + b"x" * 2000
+    panel.get_by_label("Header image (JPEG or PNG)").set_input_files(
+        files=[{"name": "receipt.jpg", "mimeType": "image/jpeg", "buffer": jpeg}]
+    )
+    page.screenshot(path=str(ARTIFACTS / "whatsapp-image-template.png"))
+    panel.get_by_role("button", name="Send template").click()
+    expect(page.locator("#messages")).to_contain_text("Hi Kerry, here is your receipt.")
+    expect(page.locator("#messages .msg-out").last).to_contain_text("receipt.jpg")
+    in_thread(run_tasks)
+    [upload] = graph.calls(f"/v21.0/{NUMBER_ID}/media")
+    assert jpeg in upload.body
+    sent = graph.calls(f"/v21.0/{NUMBER_ID}/messages")[-1].json
+    header = sent["template"]["components"][0]
+    assert header["type"] == "header" and header["parameters"][0]["type"] == "image"
+    assert header["parameters"][0]["image"]["id"].startswith("media-")

@@ -611,6 +611,116 @@ def test_a_template_starts_a_conversation_with_a_new_number(
         send_template(conversation=conversation, author=agent, template=rejected, params={})
 
 
+MEDIA_TEMPLATES = [
+    {
+        "id": "T3",
+        "name": "receipt",
+        "language": "en_GB",
+        "category": "UTILITY",
+        "status": "APPROVED",
+        "components": [
+            {"type": "HEADER", "format": "IMAGE"},
+            {"type": "BODY", "text": "Hi {{1}}, here is your receipt."},
+        ],
+    },
+    {
+        "id": "T4",
+        "name": "invoice",
+        "language": "en_GB",
+        "category": "UTILITY",
+        "status": "APPROVED",
+        "components": [
+            {"type": "HEADER", "format": "DOCUMENT"},
+            {"type": "BODY", "text": "Your invoice is attached."},
+        ],
+    },
+]
+
+
+def test_a_template_with_an_image_header_goes_with_the_attached_file(
+    inbox, graph, run_tasks, api, agent, django_capture_on_commit_callbacks
+) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    conversation = conversation_with_customer(inbox, run_tasks)
+    inbox.members.add(agent)
+    close_window(conversation)  # templates go whatever the window
+    store_templates(inbox=inbox, rows=MEDIA_TEMPLATES)
+    client = api(agent)
+    rows = client.get(f"/api/v1/inboxes/{inbox.pk}/templates/").json()["results"]
+    listed = {t["name"]: t for t in rows}
+    assert listed["receipt"]["sendable"]
+    assert listed["receipt"]["header"]["media"] == "image"
+    assert listed["receipt"]["header"]["accept"] == "image/jpeg,image/png"
+    receipt = MessageTemplate.objects.get(name="receipt")
+    url = f"/api/v1/conversations/{conversation.pk}/messages/"
+
+    def post(**files: Any) -> Any:
+        form = {"text": "", "template_id": receipt.pk, "template_params": '{"body": ["Kerry"]}'}
+        return client.post(url, {**form, **files}, format="multipart")
+
+    without = post()
+    assert without.status_code == 400 and "Attach the header's image" in json.dumps(without.json())
+    wrong = post(attachments=SimpleUploadedFile("notes.txt", b"hello", "text/plain"))
+    assert wrong.status_code == 400 and "notes.txt is text/plain" in json.dumps(wrong.json())
+    assert not Message.objects.filter(direction="outgoing").exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        sent = post(attachments=SimpleUploadedFile("receipt.jpg", JPEG, "image/jpeg"))
+    assert sent.status_code == 201, sent.content
+    assert sent.json()["text"] == "Hi Kerry, here is your receipt."
+    assert [a["filename"] for a in sent.json()["attachments"]] == ["receipt.jpg"]
+    run_all(run_tasks)
+    [upload] = graph.calls(f"/v21.0/{NUMBER_ID}/media")
+    assert JPEG in upload.body
+    message = graph.calls(f"/v21.0/{NUMBER_ID}/messages")[-1].json
+    assert message["type"] == "template"
+    assert message["template"]["components"] == [
+        {"type": "header", "parameters": [{"type": "image", "image": {"id": "media-1"}}]},
+        {"type": "body", "parameters": [{"type": "text", "text": "Kerry"}]},
+    ]
+    assert Message.objects.get(direction="outgoing").delivery_status == "sent"
+
+
+def test_writing_first_with_a_document_header(
+    inbox, graph, run_tasks, api, agent, django_capture_on_commit_callbacks
+) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    inbox.members.add(agent)
+    store_templates(inbox=inbox, rows=MEDIA_TEMPLATES)
+    invoice = MessageTemplate.objects.get(name="invoice")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api(agent).post(
+            "/api/v1/conversations/",
+            {
+                "inbox": inbox.pk,
+                "to_phone": "+44 7700 900456",
+                "template_id": invoice.pk,
+                "template_params": "{}",
+                "attachments": SimpleUploadedFile("INV-7.pdf", b"%PDF-1.4 x", "application/pdf"),
+            },
+            format="multipart",
+        )
+    assert response.status_code == 201, response.content
+    run_all(run_tasks)
+    header = graph.calls(f"/v21.0/{NUMBER_ID}/messages")[-1].json["template"]["components"][0]
+    assert header["parameters"][0]["type"] == "document"
+    assert header["parameters"][0]["document"]["filename"] == "INV-7.pdf"
+    assert header["parameters"][0]["document"]["id"].startswith("media-")
+    # A template whose header is text takes no file.
+    store_templates(inbox=inbox, rows=TEMPLATES)
+    order = MessageTemplate.objects.get(name="order_update")
+    conversation = Conversation.objects.get(pk=response.json()["id"])
+    with pytest.raises(actions.InboxError, match="takes no file"):
+        send_template(
+            conversation=conversation,
+            author=agent,
+            template=order,
+            params={"header": ["#1"], "body": ["A", "B"], "buttons": {"0": ["1"]}},
+            attachments=[actions.AttachmentInput("x.pdf", "application/pdf", b"%PDF")],
+        )
+
+
 def test_template_status_webhook_and_test_connection(inbox, graph, run_tasks) -> None:
     from inbox.sources.whatsapp.setup import test_connection
 

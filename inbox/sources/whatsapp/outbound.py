@@ -2,7 +2,8 @@
 `/{phone_number_id}/messages` of the Cloud API
 (https://developers.facebook.com/docs/whatsapp/cloud-api/reference/messages).
 
-Text, a template (`message.data["template"]`), and files: each file is uploaded to
+Text, a template (`message.data["template"]`; an image, video or document header goes as
+the message's file, uploaded and named by its media id), and files: each file is uploaded to
 `/{phone_number_id}/media` first, then sent by its media id, the text as the first file's
 caption when that kind of file takes one. Quick replies (`message.data["quick_replies"]`,
 button titles; a template send ignores them) make the text an interactive message, sent
@@ -146,12 +147,25 @@ def _parts(
     `buttons`: the text's interactive object when it has quick replies, sent last."""
     base = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to}
     template = (message.data or {}).get("template")
+    files = [a for a in message.attachments.all() if not a.inline]
     if template:
-        return [lambda: {**base, "type": "template", "template": api_object(template)}]
+
+        def template_part() -> dict[str, Any]:
+            header_file = None
+            if template.get("header_media") and files:  # uploaded now, named by its id
+                _, refusal = _file_kind(files[0].content_type, files[0].size)
+                if refusal:
+                    raise GraphError(f"{files[0].filename}: {refusal}")
+                header_file = {"id": _upload(graph, number, files[0])}
+                if template["header_media"] == "document":
+                    header_file["filename"] = files[0].filename
+            return {**base, "type": "template", "template": api_object(template, header_file)}
+
+        return [template_part]
     parts: list[Part] = []
     text = "" if buttons else message.text.strip()
     caption_used = False
-    for attachment in [a for a in message.attachments.all() if not a.inline]:
+    for attachment in files:
         kind, refusal = _file_kind(attachment.content_type, attachment.size)
         if refusal:
             raise GraphError(f"{attachment.filename}: {refusal}")
@@ -162,14 +176,7 @@ def _parts(
         def upload(
             attachment: Any = attachment, kind: str = kind, caption: str = caption
         ) -> dict[str, Any]:
-            with attachment.file.open("rb") as handle:
-                content = handle.read()
-            payload, content_type = multipart(
-                {"messaging_product": "whatsapp", "type": attachment.content_type},
-                [("file", attachment.filename, attachment.content_type, content)],
-            )
-            uploaded = graph.request(f"{number}/media", payload, content_type=content_type)
-            item: dict[str, Any] = {"id": str(uploaded.get("id") or "")}
+            item: dict[str, Any] = {"id": _upload(graph, number, attachment)}
             if kind == "document":
                 item["filename"] = attachment.filename
             if caption:
@@ -183,6 +190,18 @@ def _parts(
     if buttons:
         parts.append(lambda: {**base, "type": "interactive", "interactive": buttons})
     return parts
+
+
+def _upload(graph: Graph, number: str, attachment: Any) -> str:
+    """Upload a file to the number's media store; its media id."""
+    with attachment.file.open("rb") as handle:
+        content = handle.read()
+    payload, content_type = multipart(
+        {"messaging_product": "whatsapp", "type": attachment.content_type},
+        [("file", attachment.filename, attachment.content_type, content)],
+    )
+    uploaded = graph.request(f"{number}/media", payload, content_type=content_type)
+    return str(uploaded.get("id") or "")
 
 
 def _learn_wa_id(message: Message, answer: dict[str, Any], to: str) -> None:

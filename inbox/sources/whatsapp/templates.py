@@ -4,8 +4,10 @@ parameters they take), previewed with the parameters filled, and turned into the
 
 Parameters are positional (`{{1}}`, `{{2}}`…) or named (`{{order_number}}`); each text part
 (a text header, the body, a URL button's address) has its own list. A template whose header
-is an image, video or document needs a file link: those are described but not sendable from
-Parley yet (`spec()["sendable"]` says why)."""
+is an image, video or document is sent with a file the agent attaches (`spec()["header"]
+["media"]` says which kind): it is uploaded to WhatsApp and named in the header by its id.
+Copy-code, flow and catalog buttons cannot be filled in yet (`spec()["sendable"]` says
+why)."""
 
 from __future__ import annotations
 
@@ -22,6 +24,8 @@ PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
 MAX_PARAM_CHARS = 1024
 FIELDS = "id,name,language,category,status,components,parameter_format"
 MAX_PAGES = 50
+# Header kinds sent with a file, and the types WhatsApp takes for each ("" any document).
+HEADER_MEDIA = {"IMAGE": "image/jpeg,image/png", "VIDEO": "video/mp4,video/3gpp", "DOCUMENT": ""}
 
 
 class TemplateError(ValueError):
@@ -50,7 +54,7 @@ def spec(template: MessageTemplate) -> dict[str, Any]:
     reason = ""
     if not template.approved:
         reason = f"Not approved by WhatsApp ({template.status.lower() or 'unknown status'})"
-    elif header and header_format not in ("", "TEXT"):
+    elif header_format and header_format not in ("TEXT", *HEADER_MEDIA):
         reason = f"Its header is a {header_format.lower()}: send it from WhatsApp Manager"
     else:
         kinds = {str(b.get("type") or "").upper() for b in buttons if isinstance(b, dict)}
@@ -81,6 +85,8 @@ def spec(template: MessageTemplate) -> dict[str, Any]:
             "format": header_format or None,
             "text": str(header.get("text") or ""),
             "params": names(str(header.get("text") or "")) if header_format == "TEXT" else [],
+            "media": header_format.lower() if header_format in HEADER_MEDIA else None,
+            "accept": HEADER_MEDIA.get(header_format, ""),
         },
         "body": {"text": str(body.get("text") or ""), "params": names(str(body.get("text") or ""))},
         "footer": str(footer.get("text") or ""),
@@ -92,6 +98,26 @@ def spec(template: MessageTemplate) -> dict[str, Any]:
 
 def _fill(text: str, values: dict[str, str]) -> str:
     return PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), text)
+
+
+def check_header_file(template: MessageTemplate, files: list[tuple[str, str]]) -> None:
+    """The files sent with the template, `(filename, content type)` each: exactly one, of
+    the header's kind, when its header is an image, video or document; else none. Raises
+    TemplateError."""
+    media = spec(template)["header"]["media"]
+    if media is None:
+        if files:
+            raise TemplateError("This template takes no file: its header is not a file.")
+        return
+    if len(files) != 1:
+        raise TemplateError(f"Attach the header's {media} (one file).")
+    filename, content_type = files[0]
+    accepted = HEADER_MEDIA[media.upper()]
+    if accepted and content_type not in accepted.split(","):
+        raise TemplateError(
+            f"The header takes a {media} ({accepted.replace(',', ', ')}); "
+            f"{filename} is {content_type or 'of an unknown type'}."
+        )
 
 
 def clean_params(template: MessageTemplate, params: dict[str, Any]) -> dict[str, Any]:
@@ -162,12 +188,16 @@ def _parameters(values: dict[str, str], named: bool) -> list[dict[str, Any]]:
     return rows
 
 
-def api_object(stored: dict[str, Any]) -> dict[str, Any]:
+def api_object(stored: dict[str, Any], header_file: dict[str, Any] | None = None) -> dict[str, Any]:
     """The Cloud API `template` object for a template send kept on a message
-    (`message.data["template"]`: name, language, params, named)."""
+    (`message.data["template"]`: name, language, params, named, header_media);
+    `header_file`: the uploaded header file (`{"id": media id}`, a document's filename)."""
     params, named = stored.get("params") or {}, bool(stored.get("named"))
     components: list[dict[str, Any]] = []
-    if params.get("header"):
+    media = stored.get("header_media")
+    if media and header_file is not None:
+        components.append({"type": "header", "parameters": [{"type": media, media: header_file}]})
+    elif params.get("header"):
         components.append({"type": "header", "parameters": _parameters(params["header"], named)})
     if params.get("body"):
         components.append({"type": "body", "parameters": _parameters(params["body"], named)})

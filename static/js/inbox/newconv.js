@@ -4,7 +4,7 @@
 import { $, h, toast } from "./dom.js";
 import { api } from "./api.js";
 import { state } from "./state.js";
-import { emptyParam, fillTemplateSelect, paramValues, renderParams, renderPreview, templateById, templatesOf } from "./templates.js";
+import { emptyParam, fillTemplateSelect, paramValues, renderParams, renderPreview, templateById, templateRequest, templatesOf } from "./templates.js";
 
 const KINDS = { email: "Email", whatsapp: "WhatsApp" };
 
@@ -57,10 +57,11 @@ function request() {
   if (chosenKind() === "whatsapp") {
     const template = chosenTemplate();
     if (!template) throw new Error("Choose a template.");
-    if (emptyParam($("nc-params"))) throw new Error("Fill in every parameter of the template.");
-    return { ...common, to_phone: $("nc-phone").value.trim(), template_id: template.id, template_params: paramValues($("nc-params")) };
+    const empty = emptyParam($("nc-params"));
+    if (empty) throw new Error(empty.type === "file" ? "Attach the header's " + template.header.media + "." : "Fill in every parameter of the template.");
+    return templateRequest($("nc-params"), { ...common, to_phone: $("nc-phone").value.trim(), template_id: template.id });
   }
-  return { ...common, to_email: $("nc-to").value.trim(), subject: $("nc-subject").value.trim(), text: $("nc-text").value };
+  return { method: "POST", body: { ...common, to_email: $("nc-to").value.trim(), subject: $("nc-subject").value.trim(), text: $("nc-text").value } };
 }
 
 export function initNewConversation(open) {
@@ -83,7 +84,7 @@ export function initNewConversation(open) {
     send.disabled = true;
     $("nc-error").hidden = true;
     try {
-      const conversation = await api("conversations/", { method: "POST", body: request() });
+      const conversation = await api("conversations/", request());
       dialog.close();
       const who = conversation.contact.email || conversation.contact.phone || conversation.contact.name;
       toast((chosenKind() === "whatsapp" ? "WhatsApp template queued to " : "Email queued to ") + who);

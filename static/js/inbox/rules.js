@@ -5,7 +5,7 @@
 import { $, h, fullFmt, parseDate, timeFmt } from "./dom.js";
 import { api, serial } from "./api.js";
 import { hooks, state } from "./state.js";
-import { emptyParam, fillTemplateSelect, paramValues, renderParams, renderPreview, templateById, templatesOf } from "./templates.js";
+import { emptyParam, fillTemplateSelect, paramValues, renderParams, renderPreview, templateById, templateRequest, templatesOf } from "./templates.js";
 
 let shownFor = null; // conversation id the template panel was filled for
 
@@ -154,17 +154,20 @@ async function sendTemplate() {
   $("template-error").hidden = true;
   if (!t) { showTemplateError("Choose a template."); $("template-select").focus(); return; }
   const empty = emptyParam($("template-params"));
-  if (empty) { showTemplateError("Fill in every parameter."); empty.focus(); return; }
+  if (empty) {
+    showTemplateError(empty.type === "file" ? "Attach the header's " + t.header.media + "." : "Fill in every parameter.");
+    empty.focus();
+    return;
+  }
   const button = $("template-send");
   button.disabled = true;
   try {
-    const message = await serial(id, () => api("conversations/" + id + "/messages/", {
-      method: "POST", body: { text: "", template_id: t.id, template_params: paramValues($("template-params")) },
-    }));
+    const message = await serial(id, () => api("conversations/" + id + "/messages/",
+      templateRequest($("template-params"), { text: "", template_id: t.id })));
     if (state.openId === id) {
       hooks.addMessageToThread(message, true);
       hooks.scrollToBottom();
-      for (const input of $("template-params").querySelectorAll("input")) input.value = "";
+      for (const input of $("template-params").querySelectorAll("input")) input.value = ""; // files too
       renderPreviewNow();
       if (replyState(state.convs.get(id), Date.now()).blocked === "") closeTemplates();
     }

@@ -39,10 +39,26 @@ function inputs(prefix, part, names, label) {
   });
 }
 
-// One input per parameter of the header, the body and each URL button.
+const MEDIA_TYPES = { "image/jpeg,image/png": "JPEG or PNG", "video/mp4,video/3gpp": "MP4 or 3GP" };
+
+// The file a template's image, video or document header is sent with.
+function headerFileInput(prefix, template) {
+  const media = template.header.media;
+  if (!media) return [];
+  const id = prefix + "-header-file";
+  const kinds = MEDIA_TYPES[template.header.accept] || "any document";
+  return [h("div", { class: "field template-param" }, [
+    h("label", { for: id }, "Header " + media + " (" + kinds + ")"),
+    h("input", { id, type: "file", accept: template.header.accept || null, dataset: { headerFile: "" }, required: true }),
+  ])];
+}
+
+// One input per parameter of the header, the body and each URL button (and the header's
+// file when it is an image, video or document).
 export function renderParams(box, template, prefix) {
   if (!template) { box.replaceChildren(); return; }
   box.replaceChildren(
+    ...headerFileInput(prefix, template),
     ...inputs(prefix, "header", template.header.params, "Header"),
     ...inputs(prefix, "body", template.body.params, "Message"),
     ...template.buttons.flatMap((b) => inputs(prefix, "button-" + b.index, b.params, "“" + b.text + "” link")),
@@ -61,7 +77,19 @@ export function paramValues(box) {
 }
 
 export function emptyParam(box) {
-  return [...box.querySelectorAll("input[data-part]")].find((input) => !input.value.trim()) || null;
+  return [...box.querySelectorAll("input[data-part], input[data-header-file]")].find((input) => !input.value.trim()) || null;
+}
+
+// The API request's options for a template send: JSON, or a multipart form with the
+// header's file.
+export function templateRequest(box, fields) {
+  const file = box.querySelector("input[data-header-file]");
+  const body = { ...fields, template_params: paramValues(box) };
+  if (!file || !file.files.length) return { method: "POST", body };
+  const form = new FormData();
+  for (const [key, value] of Object.entries(body)) form.append(key, typeof value === "object" ? JSON.stringify(value) : String(value));
+  form.append("attachments", file.files[0], file.files[0].name);
+  return { method: "POST", form };
 }
 
 function fill(text, values) {
@@ -72,6 +100,7 @@ function fill(text, values) {
 export function renderPreview(out, template, values) {
   if (!template) { out.replaceChildren(h("span", { class: "muted" }, "Choose a template to see it.")); return; }
   out.replaceChildren(...[
+    template.header.media ? h("p", { class: "muted small" }, "[" + template.header.media[0].toUpperCase() + template.header.media.slice(1) + ": the file you attach]") : null,
     template.header.format === "TEXT" && template.header.text ? h("strong", { class: "template-preview-header" }, fill(template.header.text, values.header)) : null,
     h("p", null, fill(template.body.text, values.body)),
     template.footer ? h("p", { class: "muted small" }, template.footer) : null,
