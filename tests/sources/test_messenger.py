@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from accounts.origin import SYSTEM
 from inbox import actions
-from inbox.models import Contact, Conversation, Message, ProviderEvent
+from inbox.models import Contact, Conversation, Event, Message, ProviderEvent
 from inbox.sources.meta import signature
 from tests.factories import AdminFactory, UserFactory
 from tests.fake_provider import FakeProvider, Recorded
@@ -191,6 +191,8 @@ def test_new_customers_of_a_batch_are_named_by_one_task(page, graph, run_tasks) 
     [task] = DBTaskResult.objects.filter(task_path__endswith="learn_meta_profiles")
     assert task.return_value == "3 of 3 named"
     assert len(graph.calls("/6011")) == 3  # once per new customer
+    named = Event.objects.filter(kind="contact.updated", stream=f"inbox:{page.pk}")
+    assert sorted(e.payload["contact"]["name"] for e in named) == ["Ana Lee", "Ben Lee", "Caz Lee"]
 
 
 def test_a_message_arrives_once_with_the_customers_name(page, graph, run_tasks) -> None:

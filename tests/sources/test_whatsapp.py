@@ -884,7 +884,6 @@ def test_four_to_ten_quick_replies_go_as_a_list(
                 "button": "Choose",
                 "sections": [
                     {
-                        "title": "Options",
                         "rows": [
                             {"id": f"quick_reply_{n}", "title": title}
                             for n, title in enumerate(titles, 1)
@@ -895,6 +894,23 @@ def test_four_to_ten_quick_replies_go_as_a_list(
         },
     }
     assert sent.delivery_status == "sent"
+    # In the customers' language, as the admin set it up.
+    actions.update_inbox(
+        inbox=inbox,
+        actor=AdminFactory(),
+        origin=SYSTEM,
+        settings={"list_button_label": "Choisir un jour"},
+    )
+    conversation.inbox.refresh_from_db()
+    reply(
+        conversation,
+        "Quel jour vous convient ?",
+        run_tasks,
+        django_capture_on_commit_callbacks,
+        quick_replies=["Lundi", "Mardi", "Mercredi", "Jeudi"],
+    )
+    action = graph.calls(f"/v21.0/{NUMBER_ID}/messages")[-1].json["interactive"]["action"]
+    assert action["button"] == "Choisir un jour"
 
 
 def test_quick_replies_follow_the_files_and_a_retry_does_not_send_a_part_twice(

@@ -141,7 +141,7 @@ LOOKUPS_AT_ONCE = 8  # Graph answers in 100-300 ms: a batch's lookups go side by
 def learn_profiles(wanted: list[list[Any]]) -> str:
     """Name the new contacts of a batch, `[inbox id, contact id, customer]` each (the
     task's work): the profiles are looked up side by side, then kept in one transaction."""
-    from inbox.events import writing
+    from inbox.actions.contacts import update_contacts
 
     inboxes = Inbox.objects.in_bulk({inbox_id for inbox_id, _, _ in wanted})
     contacts = Contact.objects.in_bulk({contact_id for _, contact_id, _ in wanted})
@@ -152,14 +152,12 @@ def learn_profiles(wanted: list[list[Any]]) -> str:
     ]
     with ThreadPoolExecutor(max_workers=LOOKUPS_AT_ONCE) as pool:  # HTTP only, no database
         found = list(pool.map(lambda job: profile(job[1], job[0], job[3]), jobs))
-    learnt = 0
-    with writing():
-        for (_, platform, contact, customer), answer in zip(jobs, found, strict=True):
-            try:
-                learnt += _keep_profile(platform, contact, customer, answer)
-            except Exception:  # one profile's failure must not cost the others theirs
-                logger.exception("profile of %s not kept", customer)
-    return f"{learnt} of {len(wanted)} named"
+    changes = [
+        (contact, fields)
+        for (_, platform, contact, _), answer in zip(jobs, found, strict=True)
+        if (fields := _profile_changes(platform, contact, answer))
+    ]
+    return f"{len(update_contacts(changes))} of {len(wanted)} named"
 
 
 def _payload(event: ProviderEvent) -> dict[str, Any]:
@@ -391,13 +389,19 @@ def _store(
 def _learn_profile(inbox: Inbox, platform: Platform, contact: Contact, customer: str) -> None:
     """Name a new contact from their profile (Messenger: first and last name; Instagram:
     name and username). Meta may not say; the message is stored either way."""
-    _keep_profile(platform, contact, customer, profile(platform, inbox, customer))
-
-
-def _keep_profile(platform: Platform, contact: Contact, customer: str, found: Any) -> bool:
-    """Keep what the profile says on the contact; whether anything was kept."""
     from inbox.actions import InboxError, update_contact
 
+    changes = _profile_changes(platform, contact, profile(platform, inbox, customer))
+    if not changes:
+        return
+    try:
+        update_contact(contact=contact, actor=None, **changes)
+    except (InboxError, ValidationError) as exc:
+        logger.info("%s profile of %s not kept: %s", platform.name, customer, exc)
+
+
+def _profile_changes(platform: Platform, contact: Contact, found: Any) -> dict[str, Any]:
+    """What a profile teaches about a contact: a name if it has none, the username."""
     username = str(found.get("username") or "").strip()
     name = (
         str(found.get("name") or "").strip()
@@ -412,14 +416,7 @@ def _keep_profile(platform: Platform, contact: Contact, customer: str, found: An
         attributes = dict(contact.custom_attributes or {})
         attributes[f"{platform.kind}_username"] = username[:100]
         changes["custom_attributes"] = attributes
-    if not changes:
-        return False
-    try:
-        update_contact(contact=contact, actor=None, **changes)
-    except (InboxError, ValidationError) as exc:
-        logger.info("%s profile of %s not kept: %s", platform.name, customer, exc)
-        return False
-    return True
+    return changes
 
 
 def _edit(inbox: Inbox, item: dict[str, Any], edit: dict[str, Any]) -> None:

@@ -8,7 +8,8 @@ the message's file, uploaded and named by its media id), and files: each file is
 caption when that kind of file takes one. Quick replies (`message.data["quick_replies"]`,
 button titles; a template send ignores them) make the text an interactive message, sent
 after the files: up to 3 as reply buttons (titles up to 20 characters, text up to 1,024),
-up to 10 as a list the customer opens with a "Choose" button (rows up to 24 characters);
+up to 10 as a list the customer opens with a button (rows up to 24 characters), labelled
+in the inbox's `list_button_label` setting (the customers' language; "Choose" if unset);
 more, longer titles or no text fail the message with the reason, before any call
 (https://developers.facebook.com/docs/whatsapp/guides/interactive-messages/).
 
@@ -46,7 +47,7 @@ MAX_BUTTON_TEXT = 1024
 MAX_ROWS = 10
 MAX_ROW_TITLE = 24
 LIST_BUTTON = "Choose"
-LIST_SECTION = "Options"
+MAX_LIST_BUTTON = 20
 # What WhatsApp takes for each kind of file (type, size limit), by content type prefix.
 FILE_KINDS = (
     ("image/jpeg", "image", 5 * 1024 * 1024),
@@ -121,10 +122,11 @@ def interactive(message: Message) -> dict[str, Any] | None:
         return {"type": "button", "body": {"text": text}, "action": {"buttons": buttons}}
     _check_titles(titles, MAX_ROW_TITLE, "in a list")
     rows = [{"id": i, "title": t} for i, t in choices]
-    return {
+    label = str((message.inbox.settings or {}).get("list_button_label") or "").strip()
+    return {  # one section: WhatsApp needs no section title (an English word less)
         "type": "list",
         "body": {"text": text},
-        "action": {"button": LIST_BUTTON, "sections": [{"title": LIST_SECTION, "rows": rows}]},
+        "action": {"button": label[:MAX_LIST_BUTTON] or LIST_BUTTON, "sections": [{"rows": rows}]},
     }
 
 

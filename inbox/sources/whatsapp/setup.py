@@ -54,6 +54,13 @@ SETUP = SourceSetup(
             "Meta app → Settings → Basic. Every webhook delivery is checked with it.",
             secret=True,
         ),
+        SetupField(
+            "list_button_label",
+            "List button label",
+            "The button that opens a list of 4 to 10 quick replies, in your customers' "
+            "language (at most 20 characters). Empty: “Choose”.",
+            required=False,
+        ),
     ),
     webhook_url_name="whatsapp:webhook",
     test_connection=test_connection,
