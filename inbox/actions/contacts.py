@@ -97,19 +97,26 @@ def find_or_create_contact(*, inbox: Inbox, identity: IdentityInput) -> Contact:
 CONTACT_FIELDS = {"name", "email", "phone", "notes", "custom_attributes", "is_vip", "is_blocked"}
 
 
-def _contact_inboxes(contact: Contact) -> list[int]:
-    return sorted(
-        set(Conversation.objects.filter(contact=contact).values_list("inbox_id", flat=True))
-    )
+def _contacts_changed(
+    contacts: list[Contact], kind: str = "contact.updated", extra: dict[str, Any] | None = None
+) -> None:
+    """Record each contact's state for every inbox it has conversations in (identities and
+    inboxes read once for all of them)."""
+    prefetch_related_objects(contacts, "identities")
+    inboxes: dict[int, set[int]] = {}
+    rows = Conversation.objects.filter(contact__in=contacts).values_list("contact_id", "inbox_id")
+    for contact_id, inbox_id in rows:
+        inboxes.setdefault(contact_id, set()).add(inbox_id)
+    for contact in contacts:
+        payload = {"contact": contact_payload(contact), **(extra or {})}
+        for inbox_id in sorted(inboxes.get(contact.pk, ())):
+            record_event(stream=inbox_stream(inbox_id), kind=kind, payload=payload)
 
 
 def _contact_changed(
     contact: Contact, kind: str = "contact.updated", extra: dict[str, Any] | None = None
 ) -> None:
-    fresh = Contact.objects.prefetch_related("identities").get(pk=contact.pk)
-    payload = {"contact": contact_payload(fresh), **(extra or {})}
-    for inbox_id in _contact_inboxes(fresh):
-        record_event(stream=inbox_stream(inbox_id), kind=kind, payload=payload)
+    _contacts_changed([Contact.objects.get(pk=contact.pk)], kind, extra)
 
 
 def update_contact(*, contact: Contact, actor: User | None, **changes: Any) -> Contact:
@@ -158,17 +165,7 @@ def update_contacts(changes: list[tuple[Contact, dict[str, Any]]]) -> list[Conta
             contact.updated_at = now  # bulk_update does not touch auto_now fields
         names = sorted({name for _, fields in changes for name in fields} | {"updated_at"})
         Contact.objects.bulk_update(changed, names)
-        inboxes: dict[int, set[int]] = {}
-        rows = Conversation.objects.filter(contact__in=changed).values_list(
-            "contact_id", "inbox_id"
-        )
-        for contact_id, inbox_id in rows:
-            inboxes.setdefault(contact_id, set()).add(inbox_id)
-        prefetch_related_objects(changed, "identities")
-        for contact in changed:
-            payload = {"contact": contact_payload(contact)}
-            for inbox_id in sorted(inboxes.get(contact.pk, ())):
-                record_event(stream=inbox_stream(inbox_id), kind="contact.updated", payload=payload)
+        _contacts_changed(changed)
     return changed
 
 

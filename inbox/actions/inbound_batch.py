@@ -32,7 +32,12 @@ from inbox.actions.contacts import (
     resolve_merged,
     unsaved_contact,
 )
-from inbox.actions.messages import InboundResult, _preview, receive_inbound_message
+from inbox.actions.messages import (
+    InboundResult,
+    _next_conversation_number,
+    _note_customer_message,
+    receive_inbound_message,
+)
 from inbox.events import in_writing
 from inbox.models import Contact, ContactIdentity, Conversation, Inbox, Message
 from inbox.payloads import CONVERSATION_PREFETCH, CONVERSATION_SELECT
@@ -122,12 +127,7 @@ def receive_inbound_texts(*, inbox: Inbox, items: Sequence[InboundText]) -> list
     for n, message in zip(bulk, messages, strict=True):
         contact = contacts[keys[n]]
         conversation = latest[contact.pk]
-        at = message.created_at
-        conversation.last_activity_at = max(conversation.last_activity_at, at)
-        conversation.waiting_since = conversation.waiting_since or at
-        conversation.last_message_preview = _preview(items[n].text) or "(attachment)"
-        conversation.last_incoming_message_id = message.pk
-        conversation.last_customer_message_at = max(conversation.last_customer_message_at or at, at)
+        _note_customer_message(conversation, message, items[n].text)
         conversation.updated_at = now
         first = conversation.pk in created and conversation.pk not in touched
         touched[conversation.pk] = conversation
@@ -283,19 +283,13 @@ def _new_conversations(
     needed = [(contact, item) for contact, item in starts if contact.pk not in latest]
     if not needed:
         return set()
-    with connection.cursor() as cursor:  # the numbers, reserved in one statement
-        cursor.execute(
-            "UPDATE inbox_inbox SET last_conversation_number = last_conversation_number + %s "
-            "WHERE id = %s RETURNING last_conversation_number",
-            [len(needed), inbox.pk],
-        )
-        last = int(cursor.fetchone()[0])
+    first_number = _next_conversation_number(inbox, len(needed))
     now = timezone.now()
     conversations = Conversation.objects.bulk_create(
         Conversation(
             inbox=inbox,
             contact=contact,
-            number=last - len(needed) + 1 + i,
+            number=first_number + i,
             last_activity_at=item.received_at or now,
             created_at=item.received_at or now,
         )

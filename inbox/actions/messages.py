@@ -93,15 +93,16 @@ def _store_attachments(
     return stored
 
 
-def _next_conversation_number(inbox: Inbox) -> int:
+def _next_conversation_number(inbox: Inbox, count: int = 1) -> int:
+    """Reserve `count` conversation numbers of the inbox; the first of them."""
     # One statement: the increment takes the inbox row's lock (FOR NO KEY UPDATE strength).
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE inbox_inbox SET last_conversation_number = "
-            "last_conversation_number + 1 WHERE id = %s RETURNING last_conversation_number",
-            [inbox.pk],
+            "last_conversation_number + %s WHERE id = %s RETURNING last_conversation_number",
+            [count, inbox.pk],
         )
-        return int(cursor.fetchone()[0])
+        return int(cursor.fetchone()[0]) - count + 1
 
 
 def _new_conversation(
@@ -221,14 +222,7 @@ def receive_inbound_message(
                 data={**({"subject": subject} if subject else {}), **(data or {})},
             )
             stored = _store_attachments(message, attachments)
-            conversation.last_activity_at = max(conversation.last_activity_at, at)
-            if not automated:
-                conversation.waiting_since = conversation.waiting_since or at
-            conversation.last_message_preview = _preview(preview or text) or "(attachment)"
-            conversation.last_incoming_message_id = message.pk
-            conversation.last_customer_message_at = max(
-                conversation.last_customer_message_at or at, at
-            )
+            _note_customer_message(conversation, message, preview or text, automated=automated)
             if cc:
                 known = {entry.lower() for entry in conversation.cc}
                 added = [entry for entry in cc if entry.lower() not in known]
@@ -259,6 +253,19 @@ def receive_inbound_message(
         contact=contact,
         attachments=stored,
     )
+
+
+def _note_customer_message(
+    conversation: Conversation, message: Message, preview: str, *, automated: bool = False
+) -> None:
+    """What a new customer message changes on its conversation (saved by the caller)."""
+    at = message.created_at
+    conversation.last_activity_at = max(conversation.last_activity_at, at)
+    if not automated:
+        conversation.waiting_since = conversation.waiting_since or at
+    conversation.last_message_preview = _preview(preview) or "(attachment)"
+    conversation.last_incoming_message_id = message.pk
+    conversation.last_customer_message_at = max(conversation.last_customer_message_at or at, at)
 
 
 def _after_customer_message(message_id: int) -> None:

@@ -47,12 +47,13 @@ from inbox.sources.sms.twilio import (
 )
 from inbox.sources.webhooks import RetryLater, Unprocessable
 
+if TYPE_CHECKING:
+    from inbox.actions.inbound_batch import InboundText
+
+
 STOP_WORDS = frozenset(
     {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
 )
-
-if TYPE_CHECKING:
-    from inbox.actions.inbound_batch import InboundText
 START_WORDS = frozenset({"START", "YES", "UNSTOP"})
 HELP_WORDS = frozenset({"HELP", "INFO"})
 MAX_MEDIA = 10  # Twilio's limit per MMS
